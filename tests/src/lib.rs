@@ -1,0 +1,1 @@
+//! Test support: discovery of real CPython interpreters and the oracle worker protocol.
