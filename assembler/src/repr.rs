@@ -9,17 +9,30 @@ use unicode_general_category::{get_general_category, GeneralCategory};
 use crate::code::{CodeObject, Constant, PyStr};
 use crate::version::PythonVersion;
 
+pub mod hash;
+
 /// What `repr()` prints for the address of an object; real addresses differ per run.
 pub const ADDRESS: &str = "0x0000";
 
-/// `repr(c)` as Python `v` prints it.
+/// The `PYTHONHASHSEED` that [`repr`] assumes: frozensets of str or bytes list their
+/// members in an order that depends on it (0 turns hash randomization off).
+pub const DEFAULT_HASH_SEED: u32 = 0;
+
+/// `repr(c)` as Python `v` prints it (frozensets in the order of a Python started with
+/// `PYTHONHASHSEED=0`).
 pub fn repr(c: &Constant, v: PythonVersion) -> String {
+    repr_seeded(c, v, DEFAULT_HASH_SEED)
+}
+
+/// `repr(c)` as Python `v` started with `PYTHONHASHSEED=hash_seed` prints it. Frozensets
+/// whose order depends on object addresses keep their stored order.
+pub fn repr_seeded(c: &Constant, v: PythonVersion, hash_seed: u32) -> String {
     let mut out = String::new();
-    write_repr(c, v, &mut out);
+    write_repr(c, v, hash_seed, &mut out);
     out
 }
 
-fn write_repr(c: &Constant, v: PythonVersion, out: &mut String) {
+fn write_repr(c: &Constant, v: PythonVersion, seed: u32, out: &mut String) {
     match c {
         Constant::None => out.push_str("None"),
         Constant::StopIteration => out.push_str("<class 'StopIteration'>"),
@@ -32,7 +45,7 @@ fn write_repr(c: &Constant, v: PythonVersion, out: &mut String) {
         Constant::Bytes(b) => out.push_str(&repr_bytes(b)),
         Constant::Tuple(items) => {
             out.push('(');
-            write_items(items, v, out);
+            write_items(items.iter(), v, seed, out);
             if items.len() == 1 {
                 out.push(',');
             }
@@ -41,19 +54,27 @@ fn write_repr(c: &Constant, v: PythonVersion, out: &mut String) {
         Constant::FrozenSet(items) if items.is_empty() => out.push_str("frozenset()"),
         Constant::FrozenSet(items) => {
             out.push_str("frozenset({");
-            write_items(items, v, out);
+            match hash::frozenset_order(items, v, seed) {
+                Some(order) => write_items(order.into_iter().map(|i| &items[i]), v, seed, out),
+                None => write_items(items.iter(), v, seed, out),
+            }
             out.push_str("})");
         }
         Constant::Code(code) => out.push_str(&repr_code(code)),
     }
 }
 
-fn write_items(items: &[Constant], v: PythonVersion, out: &mut String) {
-    for (i, item) in items.iter().enumerate() {
+fn write_items<'a>(
+    items: impl Iterator<Item = &'a Constant>,
+    v: PythonVersion,
+    seed: u32,
+    out: &mut String,
+) {
+    for (i, item) in items.enumerate() {
         if i > 0 {
             out.push_str(", ");
         }
-        write_repr(item, v, out);
+        write_repr(item, v, seed, out);
     }
 }
 
