@@ -132,14 +132,17 @@ fn format_float(x: f64, add_dot_0: bool, always_sign: bool) -> String {
         return format!("{sign}inf");
     }
     // Python prints the fewest digits that read back to the same value, and of those the
-    // nearest (ties to even). Rust's `{:e}` finds how many digits are needed, but may pick
-    // another string of that length, so round again to exactly that many digits.
+    // nearest that reads back (ties to an even last digit). Rust's `{:e}` finds how many
+    // digits are needed but may pick the other neighbour; rounding to exactly that many
+    // digits gives the nearest, which is the answer whenever it reads back.
     let shortest = format!("{:e}", x.abs());
-    let needed = shortest
-        .split('e')
-        .next()
-        .map_or(1, |m| m.replace('.', "").len());
-    let sci = format!("{:.*e}", needed - 1, x.abs());
+    let needed = shortest.split('e').next().map_or(1, |m| m.replace('.', "").len());
+    let nearest = format!("{:.*e}", needed - 1, x.abs());
+    let sci = if nearest.parse() == Ok(x.abs()) {
+        nearest
+    } else {
+        shortest
+    };
     let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
     let digits: String = mantissa.chars().filter(|&c| c != '.').collect();
     let exp: i32 = exp.parse().unwrap_or(0);
@@ -377,6 +380,8 @@ mod tests {
             (-f64::NAN, "nan"),
             // An exact tie between two shortest strings goes to the even digit.
             (809_625_706_530.0 + 5.0 / 32.0, "809625706530.1562"),
+            // Below a power of two the gap is narrower: only the upper neighbour reads back.
+            (2f64.powi(-24), "5.960464477539063e-08"),
         ];
         for (x, want) in cases {
             assert_eq!(repr_float(x), want, "{x:e}");
