@@ -227,8 +227,7 @@ def evaluate(fit, arg, use_exceptions=True):
 def fit_effect(what, eff):
     if "const" in eff:
         v = eff["const"]
-        fit = (0, [], 0, []) if v is None else (v, [], END, [])
-        return fit
+        return (0, [], 0, []) if v is None else (v, [], END, [])
     limit = eff["limit"]
     samples = dict((a, v) for a, v in eff["samples"])
     if limit == 0:
