@@ -14,25 +14,43 @@ pub mod hash;
 /// What `repr()` prints for the address of an object; real addresses differ per run.
 pub const ADDRESS: &str = "0x0000";
 
-/// The `PYTHONHASHSEED` that [`repr`] assumes: frozensets of str or bytes list their
-/// members in an order that depends on it (0 turns hash randomization off).
-pub const DEFAULT_HASH_SEED: u32 = 0;
-
-/// `repr(c)` as Python `v` prints it (frozensets in the order of a Python started with
-/// `PYTHONHASHSEED=0`).
-pub fn repr(c: &Constant, v: PythonVersion) -> String {
-    repr_seeded(c, v, DEFAULT_HASH_SEED)
+/// The order in which `repr()` lists the members of a frozenset.
+///
+/// Python lists them in the order of its hash table, which depends on the hashes (for `str`
+/// and `bytes` on `PYTHONHASHSEED`) and on the order they were added.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SetOrder {
+    /// As a Python started with `PYTHONHASHSEED=hash_seed` lists a frozenset that marshal
+    /// read (marshal adds the members in their stored order): what `dis` shows for code
+    /// loaded from a pyc. Members whose hash depends on their address (`None` before 3.12,
+    /// `Ellipsis`, NaN from 3.10) make the order unknowable; such sets keep their stored order.
+    Loaded { hash_seed: u32 },
+    /// The stored order. Up to 3.10 marshal stores a frozenset in its iteration order, so
+    /// this is what `dis` shows for the code object that was written (not read back);
+    /// 3.11+ stores members sorted by their marshal bytes.
+    Stored,
 }
 
-/// `repr(c)` as Python `v` started with `PYTHONHASHSEED=hash_seed` prints it. Frozensets
-/// whose order depends on object addresses keep their stored order.
-pub fn repr_seeded(c: &Constant, v: PythonVersion, hash_seed: u32) -> String {
+impl Default for SetOrder {
+    /// Sets as read from a pyc by a Python with hash randomization off (`PYTHONHASHSEED=0`).
+    fn default() -> SetOrder {
+        SetOrder::Loaded { hash_seed: 0 }
+    }
+}
+
+/// `repr(c)` as Python `v` prints it, frozensets in the [`SetOrder::default`] order.
+pub fn repr(c: &Constant, v: PythonVersion) -> String {
+    repr_with(c, v, SetOrder::default())
+}
+
+/// `repr(c)` as Python `v` prints it, frozensets in the given order.
+pub fn repr_with(c: &Constant, v: PythonVersion, order: SetOrder) -> String {
     let mut out = String::new();
-    write_repr(c, v, hash_seed, &mut out);
+    write_repr(c, v, order, &mut out);
     out
 }
 
-fn write_repr(c: &Constant, v: PythonVersion, seed: u32, out: &mut String) {
+fn write_repr(c: &Constant, v: PythonVersion, order: SetOrder, out: &mut String) {
     match c {
         Constant::None => out.push_str("None"),
         Constant::StopIteration => out.push_str("<class 'StopIteration'>"),
@@ -45,7 +63,7 @@ fn write_repr(c: &Constant, v: PythonVersion, seed: u32, out: &mut String) {
         Constant::Bytes(b) => out.push_str(&repr_bytes(b)),
         Constant::Tuple(items) => {
             out.push('(');
-            write_items(items.iter(), v, seed, out);
+            write_items(items.iter(), v, order, out);
             if items.len() == 1 {
                 out.push(',');
             }
@@ -54,9 +72,13 @@ fn write_repr(c: &Constant, v: PythonVersion, seed: u32, out: &mut String) {
         Constant::FrozenSet(items) if items.is_empty() => out.push_str("frozenset()"),
         Constant::FrozenSet(items) => {
             out.push_str("frozenset({");
-            match hash::frozenset_order(items, v, seed) {
-                Some(order) => write_items(order.into_iter().map(|i| &items[i]), v, seed, out),
-                None => write_items(items.iter(), v, seed, out),
+            let by_hash = match order {
+                SetOrder::Loaded { hash_seed } => hash::frozenset_order(items, v, hash_seed),
+                SetOrder::Stored => None,
+            };
+            match by_hash {
+                Some(pos) => write_items(pos.into_iter().map(|i| &items[i]), v, order, out),
+                None => write_items(items.iter(), v, order, out),
             }
             out.push_str("})");
         }
@@ -67,14 +89,14 @@ fn write_repr(c: &Constant, v: PythonVersion, seed: u32, out: &mut String) {
 fn write_items<'a>(
     items: impl Iterator<Item = &'a Constant>,
     v: PythonVersion,
-    seed: u32,
+    order: SetOrder,
     out: &mut String,
 ) {
     for (i, item) in items.enumerate() {
         if i > 0 {
             out.push_str(", ");
         }
-        write_repr(item, v, seed, out);
+        write_repr(item, v, order, out);
     }
 }
 
@@ -136,7 +158,10 @@ fn format_float(x: f64, add_dot_0: bool, always_sign: bool) -> String {
     // digits are needed but may pick the other neighbour; rounding to exactly that many
     // digits gives the nearest, which is the answer whenever it reads back.
     let shortest = format!("{:e}", x.abs());
-    let needed = shortest.split('e').next().map_or(1, |m| m.replace('.', "").len());
+    let needed = shortest
+        .split('e')
+        .next()
+        .map_or(1, |m| m.replace('.', "").len());
     let nearest = format!("{:.*e}", needed - 1, x.abs());
     let sci = if nearest.parse() == Ok(x.abs()) {
         nearest
@@ -465,6 +490,12 @@ mod tests {
             "('a', None, Ellipsis)"
         );
         assert_eq!(repr(&Constant::FrozenSet(vec![]), V311), "frozenset()");
+        let ints = Constant::FrozenSet([5, 3, 1].into_iter().map(Constant::int).collect());
+        assert_eq!(repr(&ints, V311), "frozenset({1, 3, 5})");
+        assert_eq!(
+            repr_with(&ints, V311, SetOrder::Stored),
+            "frozenset({5, 3, 1})"
+        );
         let fs = Constant::FrozenSet(vec![Constant::int(1), Constant::Float(2.0)]);
         assert_eq!(repr(&fs, V311), "frozenset({1, 2.0})");
         assert_eq!(
