@@ -7,6 +7,8 @@
 
 use num_bigint::{BigInt, Sign};
 use num_traits::ToPrimitive;
+use siphasher::sip::{SipHasher13, SipHasher24};
+use std::hash::Hasher;
 
 use crate::code::{Constant, PyStr};
 use crate::version::{PythonVersion, SipHashVariant};
@@ -176,57 +178,19 @@ fn hash_bytes(data: &[u8], v: PythonVersion, seed: u32) -> i64 {
         return 0;
     }
     let (k0, k1) = hash_secret(seed);
-    let rounds = match v.source_hash_variant() {
-        SipHashVariant::Sip13 => (1, 3),
-        SipHashVariant::Sip24 => (2, 4),
-    };
-    fix(siphash(k0, k1, data, rounds) as i64)
-}
-
-/// SipHash-c-d of `data` with the key `(k0, k1)`.
-fn siphash(k0: u64, k1: u64, data: &[u8], (c, d): (usize, usize)) -> u64 {
-    let mut s = [
-        k0 ^ 0x736f6d6570736575,
-        k1 ^ 0x646f72616e646f6d,
-        k0 ^ 0x6c7967656e657261,
-        k1 ^ 0x7465646279746573,
-    ];
-    fn round(s: &mut [u64; 4]) {
-        s[0] = s[0].wrapping_add(s[1]);
-        s[1] = s[1].rotate_left(13) ^ s[0];
-        s[0] = s[0].rotate_left(32);
-        s[2] = s[2].wrapping_add(s[3]);
-        s[3] = s[3].rotate_left(16) ^ s[2];
-        s[0] = s[0].wrapping_add(s[3]);
-        s[3] = s[3].rotate_left(21) ^ s[0];
-        s[2] = s[2].wrapping_add(s[1]);
-        s[1] = s[1].rotate_left(17) ^ s[2];
-        s[2] = s[2].rotate_left(32);
-    }
-    let compress = |s: &mut [u64; 4], m: u64| {
-        s[3] ^= m;
-        for _ in 0..c {
-            round(s);
+    let h = match v.source_hash_variant() {
+        SipHashVariant::Sip13 => {
+            let mut h = SipHasher13::new_with_keys(k0, k1);
+            h.write(data);
+            h.finish()
         }
-        s[0] ^= m;
+        SipHashVariant::Sip24 => {
+            let mut h = SipHasher24::new_with_keys(k0, k1);
+            h.write(data);
+            h.finish()
+        }
     };
-    let mut chunks = data.chunks_exact(8);
-    for chunk in &mut chunks {
-        compress(
-            &mut s,
-            u64::from_le_bytes(chunk.try_into().unwrap_or_default()),
-        );
-    }
-    let mut last = [0u8; 8];
-    let rest = chunks.remainder();
-    last[..rest.len()].copy_from_slice(rest);
-    last[7] = data.len() as u8;
-    compress(&mut s, u64::from_le_bytes(last));
-    s[2] ^= 0xff;
-    for _ in 0..d {
-        round(&mut s);
-    }
-    s[0] ^ s[1] ^ s[2] ^ s[3]
+    fix(h as i64)
 }
 
 /// The order in which Python iterates a frozenset built by adding `items` one by one (as
