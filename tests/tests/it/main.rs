@@ -1,1 +1,2 @@
 //! The single integration-test binary: unit-crossing and differential tests.
+mod errors;
