@@ -132,7 +132,8 @@ fn first_error(
     };
     // The parser's first complaint: ruff's errors, its version gates, or our AST checks.
     let mut found: Vec<(u32, Diagnostic)> = Vec::new();
-    if let Some(e) = parsed.errors().iter().min_by_key(|e| e.location.start()) {
+    // ruff reports in parsing order; its first error is where its parser first went wrong.
+    if let Some(e) = parsed.errors().first() {
         found.push((e.location.start().to_u32(), messages::parse_error(&ctx, e)));
     }
     if let Some(e) = parsed

@@ -184,37 +184,372 @@ fn indented_block(ctx: &Context, at: TextSize) -> Diagnostic {
     d
 }
 
+/// 3.11 and later word parameter-list errors specifically.
+fn parameter_messages(v: PythonVersion) -> bool {
+    v >= PythonVersion::V3_11
+}
+
+/// The kinds of the last few tokens before `at`, nearest first.
+fn kinds_before(ctx: &Context, at: TextSize) -> Vec<TokenKind> {
+    ctx.tokens_before(at)
+        .iter()
+        .rev()
+        .filter(|t| !t.kind().is_trivia())
+        .take(4)
+        .map(|t| t.kind())
+        .collect()
+}
+
+/// Whether the innermost construct open at `at` is a `lambda` (rather than a `def`), judged
+/// by the nearest of the two keywords on the way back.
+fn in_lambda(ctx: &Context, at: TextSize) -> bool {
+    ctx.tokens_before(at)
+        .iter()
+        .rev()
+        .find(|t| matches!(t.kind(), TokenKind::Lambda | TokenKind::Def))
+        .is_some_and(|t| t.kind() == TokenKind::Lambda)
+}
+
+/// The innermost open bracket before `at`, if any.
+fn open_bracket(ctx: &Context, at: TextSize) -> Option<TokenKind> {
+    let mut depth = 0i32;
+    for t in ctx.tokens_before(at).iter().rev() {
+        match t.kind() {
+            TokenKind::Rpar | TokenKind::Rsqb | TokenKind::Rbrace => depth += 1,
+            k @ (TokenKind::Lpar | TokenKind::Lsqb | TokenKind::Lbrace) => {
+                if depth == 0 {
+                    return Some(k);
+                }
+                depth -= 1;
+            }
+            TokenKind::Newline => return None,
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Whether a bitwise-or level expression (pegen's `bitwise_or`) stands here.
+fn is_bitwise_or(e: &Expr) -> bool {
+    !matches!(
+        e,
+        Expr::Compare(_)
+            | Expr::BoolOp(_)
+            | Expr::Lambda(_)
+            | Expr::If(_)
+            | Expr::Named(_)
+            | Expr::Starred(_)
+            | Expr::Yield(_)
+            | Expr::YieldFrom(_)
+            | Expr::Slice(_)
+    ) && !matches!(e, Expr::UnaryOp(u) if u.op == ruff_python_ast::UnaryOp::Not)
+}
+
+/// An assignment target CPython refuses, in its words for the statement it stands in.
+fn bad_target(ctx: &Context, e: &ParseError, target: &Expr) -> Diagnostic {
+    let v = ctx.v;
+    let start = e.location.start();
+    let name = expr_name(target, v);
+    let after = ctx
+        .tokens
+        .iter()
+        .find(|t| t.start() >= e.location.end() && !t.kind().is_trivia())
+        .map(|t| t.kind());
+    match e.error {
+        ParseErrorType::InvalidDeleteTarget => ctx.syntax(format!("cannot delete {name}"), start),
+        ParseErrorType::InvalidNamedAssignmentTarget => ctx.syntax(
+            format!("cannot use assignment expressions with {name}"),
+            start,
+        ),
+        ParseErrorType::InvalidAugmentedAssignmentTarget => {
+            if v == PythonVersion::V3_8 {
+                if matches!(target, Expr::Tuple(_) | Expr::List(_)) {
+                    ctx.syntax("illegal expression for augmented assignment", start)
+                } else {
+                    ctx.syntax(format!("cannot assign to {name}"), start)
+                }
+            } else {
+                ctx.syntax(
+                    format!("'{name}' is an illegal expression for augmented assignment"),
+                    start,
+                )
+            }
+        }
+        ParseErrorType::InvalidAnnotatedAssignmentTarget => match target {
+            Expr::Tuple(_) => ctx.syntax("only single target (not tuple) can be annotated", start),
+            Expr::List(_) => ctx.syntax("only single target (not list) can be annotated", start),
+            _ => ctx.syntax("illegal target for annotation", start),
+        },
+        _ => {
+            if matches!(target, Expr::Yield(_) | Expr::YieldFrom(_)) && v >= PythonVersion::V3_9 {
+                return ctx.syntax("assignment to yield expression not possible", start);
+            }
+            let first_target = kinds_before(ctx, start).first().is_none_or(|k| {
+                matches!(
+                    k,
+                    TokenKind::Newline
+                        | TokenKind::Semi
+                        | TokenKind::Indent
+                        | TokenKind::Dedent
+                        | TokenKind::Colon
+                )
+            });
+            let plain_literal = matches!(
+                target,
+                Expr::Tuple(_)
+                    | Expr::List(_)
+                    | Expr::Generator(_)
+                    | Expr::BooleanLiteral(_)
+                    | Expr::NoneLiteral(_)
+            );
+            if pegen_messages(v)
+                && first_target
+                && after == Some(TokenKind::Equal)
+                && !plain_literal
+                && is_bitwise_or(target)
+                && single_equal_after(ctx, e.location.end())
+            {
+                ctx.syntax(
+                    format!("cannot assign to {name} here. Maybe you meant '==' instead of '='?"),
+                    start,
+                )
+            } else {
+                ctx.syntax(format!("cannot assign to {name}"), start)
+            }
+        }
+    }
+}
+
+/// After the `=` that follows `end`, the value is not itself followed by another `=`.
+fn single_equal_after(ctx: &Context, end: TextSize) -> bool {
+    let mut depth = 0i32;
+    let mut seen_equal = false;
+    for t in ctx.tokens.iter().filter(|t| t.start() >= end) {
+        match t.kind() {
+            TokenKind::Lpar | TokenKind::Lsqb | TokenKind::Lbrace => depth += 1,
+            TokenKind::Rpar | TokenKind::Rsqb | TokenKind::Rbrace => depth -= 1,
+            TokenKind::Equal | TokenKind::ColonEqual if depth == 0 => {
+                if seen_equal {
+                    return false;
+                }
+                seen_equal = true;
+            }
+            TokenKind::Newline | TokenKind::Semi | TokenKind::EndOfFile if depth <= 0 => {
+                return true
+            }
+            _ => {}
+        }
+    }
+    true
+}
+
 /// A ruff parse error in CPython's words.
 pub(crate) fn parse_error(ctx: &Context, e: &ParseError) -> Diagnostic {
     let v = ctx.v;
     let start = e.location.start();
     let new = pegen_messages(v);
+    let params = parameter_messages(v);
+    let before = kinds_before(ctx, start);
+    let prev = before.first().copied();
     match &e.error {
         ParseErrorType::UnexpectedIndentation => {
             ctx.at(ErrorKind::IndentationError, "unexpected indent", start)
         }
-        ParseErrorType::OtherError(m) if m.starts_with("Expected an indented block") => {
-            indented_block(ctx, start)
+        ParseErrorType::Lexical(ruff_python_parser::LexicalErrorType::IndentationError) => ctx.at(
+            ErrorKind::IndentationError,
+            "unindent does not match any outer indentation level",
+            start,
+        ),
+        ParseErrorType::OtherError(m) => {
+            let m = m.as_str();
+            let specific = match m {
+                _ if m.starts_with("Expected an indented block") => {
+                    return indented_block(ctx, start)
+                }
+                "Only one '/' separator allowed" if params => "/ may appear only once",
+                "Only one '*' parameter allowed" if params => "* argument may appear only once",
+                "'/' parameter must appear before '*' parameter" if params => {
+                    "/ must be ahead of *"
+                }
+                "Position-only parameter separator not allowed as first parameter" if params => {
+                    "at least one argument must precede /"
+                }
+                "Positional patterns cannot follow keyword patterns" if new => {
+                    "positional patterns follow keyword patterns"
+                }
+                "Cannot have both 'except' and 'except*' on the same 'try'" => {
+                    "cannot have both 'except' and 'except*' on the same 'try'"
+                }
+                "Only single target (not tuple) can be annotated" => {
+                    "only single target (not tuple) can be annotated"
+                }
+                "Only single target (not list) can be annotated" => {
+                    "only single target (not list) can be annotated"
+                }
+                "Expected one or more exception types" if params => {
+                    "expected one or more exception types"
+                }
+                "Trailing comma not allowed" => {
+                    "trailing comma not allowed without surrounding parentheses"
+                }
+                "Boolean 'not' expression cannot be used here"
+                    if v >= PythonVersion::V3_13 && !matches!(prev, Some(TokenKind::Lpar)) =>
+                {
+                    "'not' after an operator must be parenthesized"
+                }
+                "Expected a parameter name" => {
+                    let kw = ctx
+                        .tokens
+                        .iter()
+                        .find(|t| t.start() == start)
+                        .map(|t| t.kind());
+                    return match kw {
+                        Some(TokenKind::True | TokenKind::False | TokenKind::None)
+                            if ctx.tokens.iter().any(|t| {
+                                t.start() >= e.location.end() && t.kind() == TokenKind::Equal
+                            }) =>
+                        {
+                            let word = &ctx.text[e.location];
+                            ctx.syntax(format!("cannot assign to {word}"), start)
+                        }
+                        _ => ctx.syntax(
+                            "expression cannot contain assignment, perhaps you meant \"==\"?",
+                            start,
+                        ),
+                    };
+                }
+                _ => "invalid syntax",
+            };
+            ctx.syntax(specific, start)
         }
-        ParseErrorType::ExpectedToken {
-            expected: TokenKind::Colon,
-            found: TokenKind::Newline,
-        } if new => ctx.syntax("expected ':'", start),
+        ParseErrorType::ExpectedToken { expected, found } => {
+            use TokenKind as K;
+            let msg = match (expected, found) {
+                (K::Colon, K::Newline) if new => "expected ':'",
+                (K::Lpar, _) if params && prev == Some(K::Name) => "expected '('",
+                (K::Colon, K::Equal)
+                    if new
+                        && ctx
+                            .tokens_before(start)
+                            .iter()
+                            .rev()
+                            .any(|t| matches!(t.kind(), K::If | K::Elif | K::While)) =>
+                {
+                    // `if x = 1:`: a name gets a hint of `==` or `:=`, anything else `==`.
+                    let target = prev.filter(|_| {
+                        before
+                            .get(1)
+                            .is_some_and(|k| matches!(k, K::If | K::Elif | K::While))
+                    });
+                    if target == Some(K::Name) {
+                        "invalid syntax. Maybe you meant '==' or ':=' instead of '='?"
+                    } else {
+                        return ctx.syntax(
+                            format!(
+                                "cannot assign to {} here. Maybe you meant '==' instead of '='?",
+                                assigned_words(ctx, start)
+                            ),
+                            start,
+                        );
+                    }
+                }
+                (K::Else, _) if new => {
+                    if v >= PythonVersion::V3_13 && in_comprehension_target(ctx, start) {
+                        "'in' expected after for-loop variables"
+                    } else {
+                        "expected 'else' after 'if' expression"
+                    }
+                }
+                (K::Rpar, K::Lpar) if params => {
+                    if in_lambda(ctx, start) {
+                        "Lambda expression parameters cannot be parenthesized"
+                    } else {
+                        "Function parameters cannot be parenthesized"
+                    }
+                }
+                (K::Colon, K::Lpar) if params && prev == Some(K::Lambda) => {
+                    "Lambda expression parameters cannot be parenthesized"
+                }
+                (K::Comma, K::Star) if params && prev == Some(K::Slash) => {
+                    "expected comma between / and *"
+                }
+                (K::Rsqb | K::Rbrace, K::For) if new => {
+                    "did you forget parentheses around the comprehension target?"
+                }
+                (K::Comma, _)
+                    if new && open_bracket(ctx, start).is_some() && starts_expression(*found) =>
+                {
+                    "invalid syntax. Perhaps you forgot a comma?"
+                }
+                _ => "invalid syntax",
+            };
+            let at = if msg == "invalid syntax. Perhaps you forgot a comma?" {
+                juxtaposed_start(ctx, start)
+            } else {
+                start
+            };
+            ctx.syntax(msg, at)
+        }
+        ParseErrorType::ExpectedExpression => {
+            use TokenKind as K;
+            let msg = match prev {
+                Some(K::Equal)
+                    if params
+                        && open_bracket(ctx, start) == Some(K::Lpar)
+                        && in_parameters(ctx, start) =>
+                {
+                    "expected default value expression"
+                }
+                Some(K::Equal)
+                    if v >= PythonVersion::V3_12 && open_bracket(ctx, start) == Some(K::Lpar) =>
+                {
+                    "expected argument value expression"
+                }
+                Some(K::Colon) if new && open_bracket(ctx, start) == Some(K::Lbrace) => {
+                    "expression expected after dictionary key and ':'"
+                }
+                Some(K::Star)
+                    if open_bracket(ctx, start) == Some(K::Lpar)
+                        && before.iter().any(|k| *k == K::Equal) =>
+                {
+                    "iterable argument unpacking follows keyword argument unpacking"
+                }
+                _ => "invalid syntax",
+            };
+            ctx.syntax(msg, start)
+        }
         ParseErrorType::InvalidAssignmentTarget
         | ParseErrorType::InvalidAnnotatedAssignmentTarget
         | ParseErrorType::InvalidAugmentedAssignmentTarget
         | ParseErrorType::InvalidDeleteTarget
         | ParseErrorType::InvalidNamedAssignmentTarget => match ctx.expr_at(e.location) {
-            Some(target) => {
-                let verb = if matches!(e.error, ParseErrorType::InvalidDeleteTarget) {
-                    "delete"
-                } else {
-                    "assign to"
-                };
-                ctx.syntax(format!("cannot {verb} {}", expr_name(target, v)), start)
-            }
+            Some(target) => bad_target(ctx, e, target),
             None => ctx.invalid(start),
         },
+        ParseErrorType::InvalidStarredExpressionUsage if new => {
+            if prev == Some(TokenKind::Colon) && open_bracket(ctx, start) == Some(TokenKind::Lbrace)
+            {
+                ctx.syntax(
+                    "cannot use a starred expression in a dictionary value",
+                    start,
+                )
+            } else {
+                ctx.syntax("cannot use starred expression here", start)
+            }
+        }
+        ParseErrorType::VarParameterWithDefault if params => {
+            let kind = if before.get(1) == Some(&TokenKind::DoubleStar)
+                || before.get(2) == Some(&TokenKind::DoubleStar)
+            {
+                "var-keyword"
+            } else {
+                "var-positional"
+            };
+            ctx.syntax(format!("{kind} argument cannot have default value"), start)
+        }
+        ParseErrorType::ParamAfterVarKeywordParam if params => {
+            ctx.syntax("arguments cannot follow var-keyword argument", start)
+        }
         ParseErrorType::PositionalAfterKeywordArgument => {
             ctx.syntax("positional argument follows keyword argument", start)
         }
@@ -243,8 +578,141 @@ pub(crate) fn parse_error(ctx: &Context, e: &ParseError) -> Diagnostic {
         ParseErrorType::IterableUnpackingInComprehension => {
             ctx.syntax("iterable unpacking cannot be used in comprehension", start)
         }
+        ParseErrorType::EmptyTypeParams if v >= PythonVersion::V3_13 => {
+            ctx.syntax("Type parameter list cannot be empty", start)
+        }
+        ParseErrorType::EmptyImportNames if v >= PythonVersion::V3_13 => {
+            ctx.syntax("Expected one or more names after 'import'", start)
+        }
+        ParseErrorType::SimpleStatementsOnSameLine
+            if v >= PythonVersion::V3_12
+                && ctx
+                    .token_at(start)
+                    .is_some_and(|t| t.kind() == TokenKind::From)
+                && statement_starts_with(ctx, start, TokenKind::Import) =>
+        {
+            ctx.syntax("Did you mean to use 'from ... import ...' instead?", start)
+        }
         _ => ctx.invalid(start),
     }
+}
+
+/// Whether the tokens can start an expression (for "Perhaps you forgot a comma?").
+fn starts_expression(k: TokenKind) -> bool {
+    use TokenKind as K;
+    matches!(
+        k,
+        K::Name
+            | K::Int
+            | K::Float
+            | K::Complex
+            | K::String
+            | K::FStringStart
+            | K::Lpar
+            | K::Lsqb
+            | K::Lbrace
+            | K::Minus
+            | K::Plus
+            | K::Tilde
+            | K::None
+            | K::True
+            | K::False
+            | K::Ellipsis
+            | K::Lambda
+            | K::Await
+            | K::Not
+    )
+}
+
+/// The start of the expression just before `at` (the first of two juxtaposed expressions).
+fn juxtaposed_start(ctx: &Context, at: TextSize) -> TextSize {
+    let mut depth = 0i32;
+    let mut start = at;
+    for t in ctx.tokens_before(at).iter().rev() {
+        match t.kind() {
+            TokenKind::Rpar | TokenKind::Rsqb | TokenKind::Rbrace => depth += 1,
+            TokenKind::Lpar | TokenKind::Lsqb | TokenKind::Lbrace => {
+                if depth == 0 {
+                    break;
+                }
+                depth -= 1;
+            }
+            TokenKind::Comma | TokenKind::Colon | TokenKind::Equal if depth == 0 => break,
+            k if k.is_trivia() => continue,
+            _ => {}
+        }
+        start = t.start();
+    }
+    start
+}
+
+/// What an `if x.a = 1:` header assigns to, in CPython's words.
+fn assigned_words(ctx: &Context, equal_at: TextSize) -> &'static str {
+    let header = ctx
+        .tokens_before(equal_at)
+        .iter()
+        .rev()
+        .find(|t| matches!(t.kind(), TokenKind::If | TokenKind::Elif | TokenKind::While));
+    let Some(kw) = header else {
+        return "expression";
+    };
+    let source = ctx.text[kw.end().to_usize()..equal_at.to_usize()].trim();
+    match ruff_python_parser::parse_expression(source) {
+        Ok(p) => expr_name(p.expr(), ctx.v),
+        Err(_) => "expression",
+    }
+}
+
+/// Whether `at` lies in a comprehension's `for` target (before its `in`).
+fn in_comprehension_target(ctx: &Context, at: TextSize) -> bool {
+    let mut depth = 0i32;
+    for t in ctx.tokens_before(at).iter().rev() {
+        match t.kind() {
+            TokenKind::Rpar | TokenKind::Rsqb | TokenKind::Rbrace => depth += 1,
+            TokenKind::Lpar | TokenKind::Lsqb | TokenKind::Lbrace => {
+                if depth == 0 {
+                    return false;
+                }
+                depth -= 1;
+            }
+            TokenKind::In if depth == 0 => return false,
+            TokenKind::For if depth == 0 => return true,
+            TokenKind::Newline => return false,
+            _ => {}
+        }
+    }
+    false
+}
+
+/// Whether `at` lies in the parameter list of a `def` or `lambda`.
+fn in_parameters(ctx: &Context, at: TextSize) -> bool {
+    let mut depth = 0i32;
+    for t in ctx.tokens_before(at).iter().rev() {
+        match t.kind() {
+            TokenKind::Rpar | TokenKind::Rsqb | TokenKind::Rbrace => depth += 1,
+            TokenKind::Lpar | TokenKind::Lsqb | TokenKind::Lbrace => depth -= 1,
+            TokenKind::Lambda if depth <= 0 => return true,
+            TokenKind::Def => return depth < 0,
+            TokenKind::Newline | TokenKind::Colon if depth >= 0 => return false,
+            _ => {}
+        }
+    }
+    false
+}
+
+/// Whether the logical line holding `at` starts with `kind`.
+fn statement_starts_with(ctx: &Context, at: TextSize, kind: TokenKind) -> bool {
+    ctx.tokens_before(at)
+        .iter()
+        .rev()
+        .take_while(|t| {
+            !matches!(
+                t.kind(),
+                TokenKind::Newline | TokenKind::Indent | TokenKind::Dedent
+            )
+        })
+        .last()
+        .is_some_and(|t| t.kind() == kind)
 }
 
 /// Syntax newer than the target: the target's own parser says "invalid syntax".
@@ -254,6 +722,9 @@ pub(crate) fn unsupported(ctx: &Context, e: &UnsupportedSyntaxError) -> Diagnost
         // `FStringKind` is not exported: its variant is known by name.
         UnsupportedSyntaxErrorKind::Pep701FString(kind) if format!("{kind:?}") == "Backslash" => {
             ctx.syntax("f-string expression part cannot include a backslash", start)
+        }
+        UnsupportedSyntaxErrorKind::UnparenthesizedExceptionTypes if pegen_messages(ctx.v) => {
+            ctx.syntax("multiple exception types must be parenthesized", start)
         }
         _ => ctx.invalid(start),
     }

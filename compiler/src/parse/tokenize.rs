@@ -42,6 +42,7 @@ pub(crate) fn scan(text: &str, v: PythonVersion) -> Scan {
         indents: vec![(0, 0)],
         parens: Vec::new(),
         last_token_end: (1, 1),
+        tok_start: 0,
     };
     let error = t.run().err();
     let unclosed = if error.is_none() {
@@ -82,6 +83,8 @@ struct Tokenizer<'a> {
     parens: Vec<(u8, u32, u32, usize)>,
     /// Where the last token ended: (line, 1-based column).
     last_token_end: (u32, u32),
+    /// Where the token being read starts.
+    tok_start: usize,
 }
 
 type Step = Result<(), TokError>;
@@ -137,7 +140,7 @@ impl Tokenizer<'_> {
     ) -> TokError {
         TokError {
             diag: Diagnostic::new(kind, message, line, col),
-            offset: self.pos,
+            offset: self.tok_start,
             raises,
         }
     }
@@ -171,6 +174,7 @@ impl Tokenizer<'_> {
             if self.pos >= self.b.len() {
                 return Ok(());
             }
+            self.tok_start = self.pos;
             let c = self.peek(0);
             match c {
                 b'#' => {
@@ -263,6 +267,7 @@ impl Tokenizer<'_> {
     /// Measures a line's indentation and checks it against the stack, as CPython does for
     /// lines that hold a token.
     fn indentation(&mut self) -> Step {
+        self.tok_start = self.pos;
         let (mut col, mut alt) = (0u32, 0u32);
         loop {
             match self.peek(0) {
@@ -481,7 +486,7 @@ impl Tokenizer<'_> {
         };
         TokError {
             diag: Diagnostic::new(ErrorKind::SyntaxError, msg, report_line, col),
-            offset: self.pos,
+            offset: self.tok_start,
             raises: true,
         }
     }
