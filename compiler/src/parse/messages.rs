@@ -158,13 +158,23 @@ fn indented_block(ctx: &Context, at: TextSize) -> Diagnostic {
             _ => {}
         }
     }
-    let target = ctx.token_at(at).map_or(at, |t| {
-        if t.kind() == TokenKind::EndOfFile {
-            at
-        } else {
-            t.start()
-        }
-    });
+    let n = ctx.tokens.partition_point(|t| t.start() < at);
+    let target = ctx.tokens[n..]
+        .iter()
+        .find(|t| {
+            !t.kind().is_trivia()
+                && !matches!(
+                    t.kind(),
+                    TokenKind::Newline | TokenKind::Dedent | TokenKind::Indent
+                )
+        })
+        .map_or(at, |t| {
+            if t.kind() == TokenKind::EndOfFile {
+                at
+            } else {
+                t.start()
+            }
+        });
     let mut d = ctx.at(
         ErrorKind::IndentationError,
         "expected an indented block",
@@ -281,19 +291,26 @@ fn bad_target(ctx: &Context, e: &ParseError, target: &Expr) -> Diagnostic {
             _ => ctx.syntax("illegal target for annotation", start),
         },
         _ => {
-            if matches!(target, Expr::Yield(_) | Expr::YieldFrom(_)) && v >= PythonVersion::V3_9 {
+            let parenthesized = kinds_before(ctx, start).first() == Some(&TokenKind::Lpar);
+            if matches!(target, Expr::Yield(_) | Expr::YieldFrom(_))
+                && v >= PythonVersion::V3_9
+                && !parenthesized
+            {
                 return ctx.syntax("assignment to yield expression not possible", start);
             }
-            let first_target = kinds_before(ctx, start).first().is_none_or(|k| {
-                matches!(
-                    k,
-                    TokenKind::Newline
-                        | TokenKind::Semi
-                        | TokenKind::Indent
-                        | TokenKind::Dedent
-                        | TokenKind::Colon
-                )
-            });
+            let first_target = kinds_before(ctx, start)
+                .iter()
+                .find(|k| **k != TokenKind::Lpar)
+                .is_none_or(|k| {
+                    matches!(
+                        k,
+                        TokenKind::Newline
+                            | TokenKind::Semi
+                            | TokenKind::Indent
+                            | TokenKind::Dedent
+                            | TokenKind::Colon
+                    )
+                });
             let plain_literal = matches!(
                 target,
                 Expr::Tuple(_)
@@ -389,6 +406,18 @@ pub(crate) fn parse_error(ctx: &Context, e: &ParseError) -> Diagnostic {
                 "Expected one or more exception types" if params => {
                     "expected one or more exception types"
                 }
+                "Expected `except` or `finally` after `try` block" => {
+                    if new {
+                        "expected 'except' or 'finally' block"
+                    } else if ctx
+                        .token_at(start)
+                        .is_none_or(|t| t.kind() == TokenKind::EndOfFile)
+                    {
+                        "unexpected EOF while parsing"
+                    } else {
+                        "invalid syntax"
+                    }
+                }
                 "Trailing comma not allowed" => {
                     "trailing comma not allowed without surrounding parentheses"
                 }
@@ -473,6 +502,31 @@ pub(crate) fn parse_error(ctx: &Context, e: &ParseError) -> Diagnostic {
                 (K::Comma, K::Star) if params && prev == Some(K::Slash) => {
                     "expected comma between / and *"
                 }
+                (K::Colon, K::Rbrace | K::Comma)
+                    if new && open_bracket(ctx, start) == Some(K::Lbrace) =>
+                {
+                    "':' expected after dictionary key"
+                }
+                (K::Comma, K::Equal)
+                    if new
+                        && prev == Some(K::Name)
+                        && matches!(
+                            open_bracket(ctx, start),
+                            Some(K::Lpar | K::Lsqb | K::Lbrace)
+                        ) =>
+                {
+                    "invalid syntax. Maybe you meant '==' or ':=' instead of '='?"
+                }
+                (K::Comma, aug) if is_augmented(*aug) => {
+                    return ctx.syntax(
+                        if v == PythonVersion::V3_8 {
+                            "illegal expression for augmented assignment"
+                        } else {
+                            "'tuple' is an illegal expression for augmented assignment"
+                        },
+                        statement_start(ctx, start),
+                    );
+                }
                 (K::Rsqb | K::Rbrace, K::For) if new => {
                     "did you forget parentheses around the comprehension target?"
                 }
@@ -510,7 +564,7 @@ pub(crate) fn parse_error(ctx: &Context, e: &ParseError) -> Diagnostic {
                 }
                 Some(K::Star)
                     if open_bracket(ctx, start) == Some(K::Lpar)
-                        && before.iter().any(|k| *k == K::Equal) =>
+                        && before.iter().any(|k| matches!(k, K::Equal | K::DoubleStar)) =>
                 {
                     "iterable argument unpacking follows keyword argument unpacking"
                 }
@@ -533,14 +587,19 @@ pub(crate) fn parse_error(ctx: &Context, e: &ParseError) -> Diagnostic {
                     "cannot use a starred expression in a dictionary value",
                     start,
                 )
-            } else {
+            } else if prev == Some(TokenKind::Lpar) {
                 ctx.syntax("cannot use starred expression here", start)
+            } else {
+                ctx.invalid(start)
             }
         }
         ParseErrorType::VarParameterWithDefault if params => {
-            let kind = if before.get(1) == Some(&TokenKind::DoubleStar)
-                || before.get(2) == Some(&TokenKind::DoubleStar)
-            {
+            let star = ctx
+                .tokens_before(start)
+                .iter()
+                .rev()
+                .find(|t| matches!(t.kind(), TokenKind::Star | TokenKind::DoubleStar));
+            let kind = if star.is_some_and(|t| t.kind() == TokenKind::DoubleStar) {
                 "var-keyword"
             } else {
                 "var-positional"
@@ -561,8 +620,21 @@ pub(crate) fn parse_error(ctx: &Context, e: &ParseError) -> Diagnostic {
             "iterable argument unpacking follows keyword argument unpacking",
             start,
         ),
-        ParseErrorType::UnparenthesizedGeneratorExpression => {
+        ParseErrorType::UnparenthesizedGeneratorExpression
+            if !statement_starts_with(ctx, start, TokenKind::Class) =>
+        {
             ctx.syntax("Generator expression must be parenthesized", start)
+        }
+        ParseErrorType::NonDefaultParamAfterDefaultParam
+            if (PythonVersion::V3_9..PythonVersion::V3_12).contains(&v)
+                && ctx
+                    .tokens_before(start)
+                    .iter()
+                    .rev()
+                    .take_while(|t| !matches!(t.kind(), TokenKind::Def | TokenKind::Lambda))
+                    .any(|t| t.kind() == TokenKind::Slash) =>
+        {
+            ctx.invalid(start)
         }
         ParseErrorType::NonDefaultParamAfterDefaultParam => ctx.syntax(
             if v >= PythonVersion::V3_12 {
@@ -572,8 +644,22 @@ pub(crate) fn parse_error(ctx: &Context, e: &ParseError) -> Diagnostic {
             },
             start,
         ),
-        ParseErrorType::ExpectedKeywordParam => {
+        ParseErrorType::ExpectedKeywordParam
+            if ctx
+                .tokens
+                .iter()
+                .find(|t| t.start() >= e.location.end() && !t.kind().is_trivia())
+                .is_none_or(|t| {
+                    matches!(
+                        t.kind(),
+                        TokenKind::Rpar | TokenKind::Comma | TokenKind::Colon
+                    )
+                }) =>
+        {
             ctx.syntax("named arguments must follow bare *", start)
+        }
+        ParseErrorType::InvalidMatchPatternTarget if new => {
+            ctx.syntax("cannot use '_' as a target", start)
         }
         ParseErrorType::IterableUnpackingInComprehension => {
             ctx.syntax("iterable unpacking cannot be used in comprehension", start)
@@ -595,6 +681,43 @@ pub(crate) fn parse_error(ctx: &Context, e: &ParseError) -> Diagnostic {
         }
         _ => ctx.invalid(start),
     }
+}
+
+/// The augmented assignment operators.
+fn is_augmented(k: TokenKind) -> bool {
+    use TokenKind as K;
+    matches!(
+        k,
+        K::PlusEqual
+            | K::MinusEqual
+            | K::StarEqual
+            | K::SlashEqual
+            | K::DoubleSlashEqual
+            | K::PercentEqual
+            | K::DoubleStarEqual
+            | K::AtEqual
+            | K::AmperEqual
+            | K::VbarEqual
+            | K::CircumflexEqual
+            | K::LeftShiftEqual
+            | K::RightShiftEqual
+    )
+}
+
+/// Where the logical line holding `at` starts.
+fn statement_start(ctx: &Context, at: TextSize) -> TextSize {
+    ctx.tokens_before(at)
+        .iter()
+        .rev()
+        .take_while(|t| {
+            !matches!(
+                t.kind(),
+                TokenKind::Newline | TokenKind::Indent | TokenKind::Dedent | TokenKind::Semi
+            )
+        })
+        .filter(|t| !t.kind().is_trivia())
+        .last()
+        .map_or(at, |t| t.start())
 }
 
 /// Whether the tokens can start an expression (for "Perhaps you forgot a comma?").
@@ -722,6 +845,19 @@ pub(crate) fn unsupported(ctx: &Context, e: &UnsupportedSyntaxError) -> Diagnost
         // `FStringKind` is not exported: its variant is known by name.
         UnsupportedSyntaxErrorKind::Pep701FString(kind) if format!("{kind:?}") == "Backslash" => {
             ctx.syntax("f-string expression part cannot include a backslash", start)
+        }
+        UnsupportedSyntaxErrorKind::TypeParameterList
+            if ctx.v == PythonVersion::V3_11
+                && kinds_before(ctx, start).get(1) == Some(&TokenKind::Def) =>
+        {
+            ctx.syntax("expected '('", start)
+        }
+        UnsupportedSyntaxErrorKind::ParenthesizedKeywordArgumentName => ctx.syntax(
+            "expression cannot contain assignment, perhaps you meant \"==\"?",
+            start,
+        ),
+        UnsupportedSyntaxErrorKind::UnpackingInComprehension(_) => {
+            ctx.syntax("iterable unpacking cannot be used in comprehension", start)
         }
         UnsupportedSyntaxErrorKind::UnparenthesizedExceptionTypes if pegen_messages(ctx.v) => {
             ctx.syntax("multiple exception types must be parenthesized", start)
