@@ -263,7 +263,9 @@ fn bad_target(ctx: &Context, e: &ParseError, target: &Expr) -> Diagnostic {
     let after = ctx
         .tokens
         .iter()
-        .find(|t| t.start() >= e.location.end() && !t.kind().is_trivia())
+        .find(|t| {
+            t.start() >= e.location.end() && !t.kind().is_trivia() && t.kind() != TokenKind::Rpar
+        })
         .map(|t| t.kind());
     match e.error {
         ParseErrorType::InvalidDeleteTarget => ctx.syntax(format!("cannot delete {name}"), start),
@@ -292,6 +294,33 @@ fn bad_target(ctx: &Context, e: &ParseError, target: &Expr) -> Diagnostic {
         },
         _ => {
             let parenthesized = kinds_before(ctx, start).first() == Some(&TokenKind::Lpar);
+            let stmt = ctx.token_at(statement_start(ctx, start)).map(|t| t.kind());
+            if matches!(
+                stmt,
+                Some(TokenKind::For | TokenKind::Async | TokenKind::Del)
+            ) && stmt != Some(TokenKind::Del)
+            {
+                let followed_by_in = ctx
+                    .tokens
+                    .iter()
+                    .filter(|t| t.start() >= e.location.end() && !t.kind().is_trivia())
+                    .find(|t| {
+                        !matches!(
+                            t.kind(),
+                            TokenKind::Rpar | TokenKind::Rsqb | TokenKind::Comma | TokenKind::Name
+                        )
+                    })
+                    .is_some_and(|t| t.kind() == TokenKind::In);
+                if !followed_by_in || matches!(target, Expr::Compare(_)) {
+                    return ctx.invalid(start);
+                }
+            }
+            if v == PythonVersion::V3_8
+                && matches!(target, Expr::Yield(_) | Expr::YieldFrom(_))
+                && statement_start(ctx, start) == start
+            {
+                return ctx.invalid(start);
+            }
             if matches!(target, Expr::Yield(_) | Expr::YieldFrom(_))
                 && v >= PythonVersion::V3_9
                 && !parenthesized
@@ -368,6 +397,15 @@ pub(crate) fn parse_error(ctx: &Context, e: &ParseError) -> Diagnostic {
     let params = parameter_messages(v);
     let before = kinds_before(ctx, start);
     let prev = before.first().copied();
+    if new
+        && ctx
+            .token_at(start)
+            .is_some_and(|t| t.kind() == TokenKind::Equal)
+    {
+        if let Some(d) = equal_in_brackets(ctx, start, prev) {
+            return d;
+        }
+    }
     match &e.error {
         ParseErrorType::UnexpectedIndentation => {
             ctx.at(ErrorKind::IndentationError, "unexpected indent", start)
@@ -394,7 +432,7 @@ pub(crate) fn parse_error(ctx: &Context, e: &ParseError) -> Diagnostic {
                 "Positional patterns cannot follow keyword patterns" if new => {
                     "positional patterns follow keyword patterns"
                 }
-                "Cannot have both 'except' and 'except*' on the same 'try'" => {
+                "Cannot have both 'except' and 'except*' on the same 'try'" if params => {
                     "cannot have both 'except' and 'except*' on the same 'try'"
                 }
                 "Only single target (not tuple) can be annotated" => {
@@ -408,7 +446,19 @@ pub(crate) fn parse_error(ctx: &Context, e: &ParseError) -> Diagnostic {
                 }
                 "Expected `except` or `finally` after `try` block" => {
                     if new {
-                        "expected 'except' or 'finally' block"
+                        let last = ctx
+                            .tokens_before(start)
+                            .iter()
+                            .rev()
+                            .find(|t| {
+                                !t.kind().is_trivia()
+                                    && !matches!(
+                                        t.kind(),
+                                        TokenKind::Newline | TokenKind::Dedent | TokenKind::Indent
+                                    )
+                            })
+                            .map_or(start, |t| t.start());
+                        return ctx.syntax("expected 'except' or 'finally' block", last);
                     } else if ctx
                         .token_at(start)
                         .is_none_or(|t| t.kind() == TokenKind::EndOfFile)
@@ -455,7 +505,15 @@ pub(crate) fn parse_error(ctx: &Context, e: &ParseError) -> Diagnostic {
             use TokenKind as K;
             let msg = match (expected, found) {
                 (K::Colon, K::Newline) if new => "expected ':'",
-                (K::Lpar, _) if params && prev == Some(K::Name) => "expected '('",
+                (K::Lpar, _)
+                    if params
+                        && (prev == Some(K::Name)
+                            || (prev == Some(K::Rsqb)
+                                && (statement_starts_with(ctx, start, K::Def)
+                                    || statement_starts_with(ctx, start, K::Async)))) =>
+                {
+                    "expected '('"
+                }
                 (K::Colon, K::Equal)
                     if new
                         && ctx
@@ -496,7 +554,11 @@ pub(crate) fn parse_error(ctx: &Context, e: &ParseError) -> Diagnostic {
                         "Function parameters cannot be parenthesized"
                     }
                 }
-                (K::Colon, K::Lpar) if params && prev == Some(K::Lambda) => {
+                (K::Colon, K::Lpar)
+                    if params
+                        && matches!(prev, Some(K::Lambda | K::Comma))
+                        && in_lambda(ctx, start) =>
+                {
                     "Lambda expression parameters cannot be parenthesized"
                 }
                 (K::Comma, K::Star) if params && prev == Some(K::Slash) => {
@@ -517,7 +579,9 @@ pub(crate) fn parse_error(ctx: &Context, e: &ParseError) -> Diagnostic {
                 {
                     "invalid syntax. Maybe you meant '==' or ':=' instead of '='?"
                 }
-                (K::Comma, aug) if is_augmented(*aug) => {
+                (K::Comma, aug)
+                    if is_augmented(*aug) && !statement_starts_with(ctx, start, K::Del) =>
+                {
                     return ctx.syntax(
                         if v == PythonVersion::V3_8 {
                             "illegal expression for augmented assignment"
@@ -547,11 +611,7 @@ pub(crate) fn parse_error(ctx: &Context, e: &ParseError) -> Diagnostic {
         ParseErrorType::ExpectedExpression => {
             use TokenKind as K;
             let msg = match prev {
-                Some(K::Equal)
-                    if params
-                        && open_bracket(ctx, start) == Some(K::Lpar)
-                        && in_parameters(ctx, start) =>
-                {
+                Some(K::Equal) if params && in_parameters(ctx, start) => {
                     "expected default value expression"
                 }
                 Some(K::Equal)
@@ -563,7 +623,8 @@ pub(crate) fn parse_error(ctx: &Context, e: &ParseError) -> Diagnostic {
                     "expression expected after dictionary key and ':'"
                 }
                 Some(K::Star)
-                    if open_bracket(ctx, start) == Some(K::Lpar)
+                    if v >= PythonVersion::V3_9
+                        && open_bracket(ctx, start) == Some(K::Lpar)
                         && before.iter().any(|k| matches!(k, K::Equal | K::DoubleStar)) =>
                 {
                     "iterable argument unpacking follows keyword argument unpacking"
@@ -587,7 +648,13 @@ pub(crate) fn parse_error(ctx: &Context, e: &ParseError) -> Diagnostic {
                     "cannot use a starred expression in a dictionary value",
                     start,
                 )
-            } else if prev == Some(TokenKind::Lpar) {
+            } else if prev == Some(TokenKind::Lpar)
+                && ctx
+                    .tokens
+                    .iter()
+                    .find(|t| t.start() >= e.location.end() && !t.kind().is_trivia())
+                    .is_some_and(|t| t.kind() == TokenKind::Rpar)
+            {
                 ctx.syntax("cannot use starred expression here", start)
             } else {
                 ctx.invalid(start)
@@ -658,7 +725,7 @@ pub(crate) fn parse_error(ctx: &Context, e: &ParseError) -> Diagnostic {
         {
             ctx.syntax("named arguments must follow bare *", start)
         }
-        ParseErrorType::InvalidMatchPatternTarget if new => {
+        ParseErrorType::InvalidMatchPatternTarget if new && prev == Some(TokenKind::As) => {
             ctx.syntax("cannot use '_' as a target", start)
         }
         ParseErrorType::IterableUnpackingInComprehension => {
@@ -681,6 +748,52 @@ pub(crate) fn parse_error(ctx: &Context, e: &ParseError) -> Diagnostic {
         }
         _ => ctx.invalid(start),
     }
+}
+
+/// A stray `=` inside brackets: `[x=1]`, `{'a'=1}`, `f(**k=1)`.
+fn equal_in_brackets(ctx: &Context, at: TextSize, prev: Option<TokenKind>) -> Option<Diagnostic> {
+    let open = open_bracket(ctx, at)?;
+    let begin = juxtaposed_start(ctx, at);
+    let words = ctx.text.get(begin.to_usize()..at.to_usize())?.trim();
+    let unpacking = if words.starts_with("**") {
+        Some("keyword argument unpacking")
+    } else if words.starts_with('*') {
+        Some("iterable argument unpacking")
+    } else {
+        None
+    };
+    if let Some(what) = unpacking {
+        return (ctx.v >= PythonVersion::V3_12)
+            .then(|| ctx.syntax(format!("cannot assign to {what}"), begin));
+    }
+    if prev == Some(TokenKind::Name) && words.chars().all(|c| c.is_alphanumeric() || c == '_') {
+        // `f(x=1)` is a keyword argument, not an error.
+        let call = open == TokenKind::Lpar
+            && ctx
+                .tokens_before(begin)
+                .iter()
+                .rev()
+                .filter(|t| !t.kind().is_trivia())
+                .nth(1)
+                .is_some_and(|t| {
+                    matches!(
+                        t.kind(),
+                        TokenKind::Name | TokenKind::Rpar | TokenKind::Rsqb
+                    )
+                });
+        return (!call).then(|| {
+            ctx.syntax(
+                "invalid syntax. Maybe you meant '==' or ':=' instead of '='?",
+                begin,
+            )
+        });
+    }
+    let target = ruff_python_parser::parse_expression(words).ok()?;
+    let name = expr_name(target.expr(), ctx.v);
+    Some(ctx.syntax(
+        format!("cannot assign to {name} here. Maybe you meant '==' instead of '='?"),
+        begin,
+    ))
 }
 
 /// The augmented assignment operators.
@@ -816,7 +929,8 @@ fn in_parameters(ctx: &Context, at: TextSize) -> bool {
             TokenKind::Lpar | TokenKind::Lsqb | TokenKind::Lbrace => depth -= 1,
             TokenKind::Lambda if depth <= 0 => return true,
             TokenKind::Def => return depth < 0,
-            TokenKind::Newline | TokenKind::Colon if depth >= 0 => return false,
+            TokenKind::Newline => return false,
+            TokenKind::Colon if depth < 0 => return false,
             _ => {}
         }
     }
