@@ -72,14 +72,16 @@ def op_compile_source(req):
                 "end_lineno": getattr(e, "end_lineno", None),
                 "end_offset": getattr(e, "end_offset", None)}
 
+        import ast
+    import warnings
     try:
-        compile(source, filename, "exec", dont_inherit=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            compile(source, filename, "exec", dont_inherit=True)
     except (SyntaxError, ValueError) as e:
         error = describe(e)
     else:
         return {"ok": True}
-    import ast
-    import warnings
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

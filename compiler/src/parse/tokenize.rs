@@ -436,8 +436,15 @@ impl Tokenizer<'_> {
                     depth += 1;
                 }
                 b'}' if nested_fstring && depth > 0 => depth -= 1,
-                b'\'' | b'"' if nested_fstring && depth > 0 && c != quote => {
-                    self.string(self.pos, false, false)?;
+                // 3.12+ tokenizes replacement fields: strings there may reuse the quote.
+                b'\'' | b'"' if nested_fstring && depth > 0 => {
+                    let inner_f = self.b[..self.pos]
+                        .iter()
+                        .rev()
+                        .take_while(|c| c.is_ascii_alphabetic())
+                        .take(2)
+                        .any(|c| c.eq_ignore_ascii_case(&b'f'));
+                    self.string(self.pos, inner_f, false)?;
                     continue;
                 }
                 q if q == quote => {
