@@ -72,7 +72,7 @@ def op_compile_source(req):
                 "end_lineno": getattr(e, "end_lineno", None),
                 "end_offset": getattr(e, "end_offset", None)}
 
-        import ast
+    import ast
     import warnings
     try:
         with warnings.catch_warnings():

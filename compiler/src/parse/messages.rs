@@ -175,6 +175,14 @@ fn indented_block(ctx: &Context, at: TextSize) -> Diagnostic {
                 t.start()
             }
         });
+    if ctx.v == PythonVersion::V3_8
+        && target == at
+        && ctx
+            .token_at(at)
+            .is_none_or(|t| t.kind() == TokenKind::EndOfFile)
+    {
+        return ctx.syntax("unexpected EOF while parsing", at);
+    }
     let mut d = ctx.at(
         ErrorKind::IndentationError,
         "expected an indented block",
@@ -406,7 +414,19 @@ pub(crate) fn parse_error(ctx: &Context, e: &ParseError) -> Diagnostic {
             return d;
         }
     }
+    if let Some(d) = missing_parentheses(ctx, start) {
+        return d;
+    }
     match &e.error {
+        ParseErrorType::Lexical(ruff_python_parser::LexicalErrorType::InvalidByteLiteral) => ctx
+            .syntax(
+                if v < PythonVersion::V3_10 {
+                    "bytes can only contain ASCII literal characters."
+                } else {
+                    "bytes can only contain ASCII literal characters"
+                },
+                start,
+            ),
         ParseErrorType::UnexpectedIndentation => {
             ctx.at(ErrorKind::IndentationError, "unexpected indent", start)
         }
@@ -750,6 +770,36 @@ pub(crate) fn parse_error(ctx: &Context, e: &ParseError) -> Diagnostic {
     }
 }
 
+/// Python 2's `print x` and `exec code`: CPython suggests the call.
+fn missing_parentheses(ctx: &Context, at: TextSize) -> Option<Diagnostic> {
+    let begin = statement_start(ctx, at);
+    let first = ctx.token_at(begin)?;
+    let word = &ctx.text[first.range()];
+    if first.kind() != TokenKind::Name || !matches!(word, "print" | "exec") {
+        return None;
+    }
+    let next = ctx
+        .tokens
+        .iter()
+        .find(|t| t.start() >= first.end() && !t.kind().is_trivia())?;
+    if !starts_expression(next.kind()) || next.kind() == TokenKind::Lpar || next.start() != at {
+        return None;
+    }
+    let line_end = ctx.text[next.start().to_usize()..]
+        .find('\n')
+        .map_or(ctx.text.len(), |i| next.start().to_usize() + i);
+    let rest = ctx.text[next.start().to_usize()..line_end].trim_end();
+    let rest = rest.strip_suffix(';').unwrap_or(rest).trim_end();
+    let message = match (word, pegen_messages(ctx.v)) {
+        (_, true) => format!("Missing parentheses in call to '{word}'. Did you mean {word}(...)?"),
+        ("print", false) => {
+            format!("Missing parentheses in call to 'print'. Did you mean print({rest})?")
+        }
+        _ => format!("Missing parentheses in call to '{word}'"),
+    };
+    Some(ctx.syntax(message, begin))
+}
+
 /// A stray `=` inside brackets: `[x=1]`, `{'a'=1}`, `f(**k=1)`.
 fn equal_in_brackets(ctx: &Context, at: TextSize, prev: Option<TokenKind>) -> Option<Diagnostic> {
     let open = open_bracket(ctx, at)?;
@@ -959,6 +1009,9 @@ pub(crate) fn unsupported(ctx: &Context, e: &UnsupportedSyntaxError) -> Diagnost
         // `FStringKind` is not exported: its variant is known by name.
         UnsupportedSyntaxErrorKind::Pep701FString(kind) if format!("{kind:?}") == "Backslash" => {
             ctx.syntax("f-string expression part cannot include a backslash", start)
+        }
+        UnsupportedSyntaxErrorKind::Pep701FString(kind) if format!("{kind:?}") == "NestedQuote" => {
+            ctx.syntax("f-string: expecting '}'", start)
         }
         UnsupportedSyntaxErrorKind::TypeParameterList
             if ctx.v == PythonVersion::V3_11

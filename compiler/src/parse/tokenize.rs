@@ -247,7 +247,7 @@ impl Tokenizer<'_> {
                 }
                 c if is_ident_byte(c) => self.identifier()?,
                 c if c < 0x20 || c == 0x7f => {
-                    if self.v >= PythonVersion::V3_9 {
+                    if new_tokenizer_messages(self.v) {
                         return Err(self.syntax(
                             format!("invalid non-printable character U+{:04X}", c),
                             self.pos,
