@@ -485,11 +485,11 @@ fn string_end(bytes: &[u8], content: usize, quote: u8, triple: bool) -> usize {
         match bytes[i] {
             b'\\' => i += 1,
             b'\n' if !triple => return i,
-            q if q == quote => {
-                if !triple || (bytes.get(i + 1) == Some(&quote) && bytes.get(i + 2) == Some(&quote))
-                {
-                    return i;
-                }
+            q if q == quote
+                && (!triple
+                    || (bytes.get(i + 1) == Some(&quote) && bytes.get(i + 2) == Some(&quote))) =>
+            {
+                return i;
             }
             _ => {}
         }

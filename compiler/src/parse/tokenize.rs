@@ -41,14 +41,14 @@ pub(crate) fn scan(text: &str, v: PythonVersion) -> Scan {
         v,
         indents: vec![(0, 0)],
         parens: Vec::new(),
-        last_token_end: (1, 1),
+        last_token_end: (1, 0, 0),
         tok_start: 0,
     };
     let error = t.run().err();
     let unclosed = if error.is_none() {
         t.parens
             .last()
-            .map(|&(c, line, col, _)| (c as char, line, col))
+            .map(|&(c, line, line_start, at)| (c as char, line, t.col_from(line_start, at)))
     } else {
         None
     };
@@ -58,7 +58,8 @@ pub(crate) fn scan(text: &str, v: PythonVersion) -> Scan {
         let (line, col, message) = if new_tokenizer_messages(v) {
             (line, col, format!("'{open}' was never closed"))
         } else {
-            let (line, col) = t.last_token_end;
+            let (line, line_start, at) = t.last_token_end;
+            let col = t.col_from(line_start, at);
             (line, col, "unexpected EOF while parsing".to_string())
         };
         Some(TokError {
@@ -79,10 +80,11 @@ struct Tokenizer<'a> {
     v: PythonVersion,
     /// Indentation stack: (column with tabs to multiples of 8, column with tabs as 1).
     indents: Vec<(u32, u32)>,
-    /// Open brackets: (bracket, line, 1-based column, byte offset).
-    parens: Vec<(u8, u32, u32, usize)>,
+    /// Open brackets: (bracket, line, its line's start, byte offset). Columns are counted only
+    /// when reported, so that long lines stay linear.
+    parens: Vec<(u8, u32, usize, usize)>,
     /// Where the last token ended: (line, 1-based column).
-    last_token_end: (u32, u32),
+    last_token_end: (u32, usize, usize),
     /// Where the token being read starts.
     tok_start: usize,
 }
@@ -123,7 +125,12 @@ impl Tokenizer<'_> {
 
     /// The 1-based character column of byte `at` on the current line.
     fn col(&self, at: usize) -> u32 {
-        let start = self.line_start.min(at);
+        self.col_from(self.line_start, at)
+    }
+
+    /// The 1-based character column of byte `at` on the line starting at `line_start`.
+    fn col_from(&self, line_start: usize, at: usize) -> u32 {
+        let start = line_start.min(at);
         self.text
             .get(start..at)
             .map_or(0, |s| s.chars().count() as u32)
@@ -220,8 +227,7 @@ impl Tokenizer<'_> {
                     if self.parens.len() >= MAX_PAREN_LEVEL {
                         return Err(self.syntax("too many nested parentheses", self.pos));
                     }
-                    self.parens
-                        .push((c, self.line, self.col(self.pos), self.pos));
+                    self.parens.push((c, self.line, self.line_start, self.pos));
                     self.pos += 1;
                 }
                 b')' | b']' | b'}' => {
@@ -258,7 +264,7 @@ impl Tokenizer<'_> {
                 _ => self.pos += 1,
             }
             if !matches!(c, b'#' | b'\n' | b'\\') {
-                self.last_token_end = (self.line, self.col(self.pos));
+                self.last_token_end = (self.line, self.line_start, self.pos);
             }
         }
         Ok(())
@@ -402,13 +408,18 @@ impl Tokenizer<'_> {
     fn string(&mut self, start: usize, fstring: bool, raw: bool) -> Step {
         let quote = self.peek(0);
         let triple = self.peek(1) == quote && self.peek(2) == quote;
-        let (start_line, start_col) = (self.line, self.col(start));
+        let (start_line, start_line_start) = (self.line, self.line_start);
         self.pos += if triple { 3 } else { 1 };
         let nested_fstring = fstring && self.v >= PythonVersion::V3_12;
         let mut depth = 0usize;
         loop {
             if self.pos >= self.b.len() {
-                return Err(self.unterminated(triple, fstring, start_line, start_col));
+                return Err(self.unterminated(
+                    triple,
+                    fstring,
+                    start_line,
+                    self.col_from(start_line_start, start),
+                ));
             }
             let c = self.peek(0);
             match c {
@@ -422,7 +433,12 @@ impl Tokenizer<'_> {
                     continue;
                 }
                 b'\n' if !triple && depth == 0 => {
-                    return Err(self.unterminated(triple, fstring, start_line, start_col));
+                    return Err(self.unterminated(
+                        triple,
+                        fstring,
+                        start_line,
+                        self.col_from(start_line_start, start),
+                    ));
                 }
                 b'\n' => {
                     self.newline();
@@ -550,7 +566,7 @@ impl Tokenizer<'_> {
                 _ => ("binary", 2),
             };
             self.pos += 2;
-            let in_radix = move |c: u8| (c as char).to_digit(radix).is_some();
+            let in_radix = move |c: u8| (c as char).is_digit(radix);
             loop {
                 if self.peek(0) == b'_' {
                     self.pos += 1;
