@@ -220,7 +220,7 @@ impl Tokenizer<'_> {
                         ));
                     }
                 },
-                b'\'' | b'"' => self.string(self.pos, false, false)?,
+                b'\'' | b'"' => self.string(self.pos, false)?,
                 b'0'..=b'9' => self.number()?,
                 b'.' if self.peek(1).is_ascii_digit() => self.number()?,
                 b'(' | b'[' | b'{' => {
@@ -375,7 +375,7 @@ impl Tokenizer<'_> {
             }
             self.pos += 1;
             if matches!(self.peek(0), b'\'' | b'"') {
-                return self.string(start, saw_f, saw_r);
+                return self.string(start, saw_f);
             }
         }
         while self.pos < self.b.len() && is_ident_byte(self.peek(0)) {
@@ -405,62 +405,88 @@ impl Tokenizer<'_> {
     }
 
     /// A string literal whose prefix starts at `start`; `self.pos` is at the opening quote.
-    fn string(&mut self, start: usize, fstring: bool, raw: bool) -> Step {
+    fn string(&mut self, start: usize, fstring: bool) -> Step {
         let quote = self.peek(0);
         let triple = self.peek(1) == quote && self.peek(2) == quote;
         let (start_line, start_line_start) = (self.line, self.line_start);
         self.pos += if triple { 3 } else { 1 };
-        let nested_fstring = fstring && self.v >= PythonVersion::V3_12;
-        let mut depth = 0usize;
+        // 3.12+ tokenizes f-string replacement fields: each open field is (brackets open in
+        // its expression, whether its format spec has begun).
+        let nested = fstring && self.v >= PythonVersion::V3_12;
+        let mut fields: Vec<(u32, bool)> = Vec::new();
         loop {
             if self.pos >= self.b.len() {
-                return Err(self.unterminated(
-                    triple,
-                    fstring,
-                    start_line,
-                    self.col_from(start_line_start, start),
-                ));
+                let col = self.col_from(start_line_start, start);
+                return Err(self.unterminated(triple, fstring, start_line, col));
             }
             let c = self.peek(0);
+            let in_expr = fields.last().is_some_and(|f| !f.1);
             match c {
                 b'\\' => {
                     self.pos += 1;
                     if self.peek(0) == b'\n' {
                         self.newline();
+                    } else if nested && matches!(self.peek(0), b'{' | b'}') {
+                        // A backslash does not escape braces.
                     } else if self.pos < self.b.len() {
                         self.pos += 1;
                     }
                     continue;
                 }
-                b'\n' if !triple && depth == 0 => {
-                    return Err(self.unterminated(
-                        triple,
-                        fstring,
-                        start_line,
-                        self.col_from(start_line_start, start),
-                    ));
+                b'\n' if !triple && !in_expr => {
+                    let col = self.col_from(start_line_start, start);
+                    return Err(self.unterminated(triple, fstring, start_line, col));
                 }
                 b'\n' => {
                     self.newline();
                     continue;
                 }
-                b'{' if nested_fstring => {
-                    if depth == 0 && self.peek(1) == b'{' {
+                b'{' if nested && !in_expr => {
+                    if fields.is_empty() && self.peek(1) == b'{' {
                         self.pos += 2;
                         continue;
                     }
-                    depth += 1;
+                    fields.push((0, false));
                 }
-                b'}' if nested_fstring && depth > 0 => depth -= 1,
-                // 3.12+ tokenizes replacement fields: strings there may reuse the quote.
-                b'\'' | b'"' if nested_fstring && depth > 0 => {
+                b'}' if nested && !in_expr && fields.is_empty() && self.peek(1) == b'}' => {
+                    self.pos += 2;
+                    continue;
+                }
+                b'}' if nested && !in_expr => {
+                    fields.pop();
+                }
+                b'(' | b'[' | b'{' if in_expr => {
+                    if let Some(f) = fields.last_mut() {
+                        f.0 += 1;
+                    }
+                }
+                b')' | b']' | b'}' if in_expr => match fields.last_mut() {
+                    Some(f) if f.0 > 0 => f.0 -= 1,
+                    _ if c == b'}' => {
+                        fields.pop();
+                    }
+                    _ => {}
+                },
+                b':' if in_expr && fields.last().is_some_and(|f| f.0 == 0) => {
+                    if let Some(f) = fields.last_mut() {
+                        f.1 = true;
+                    }
+                }
+                b'#' if in_expr => {
+                    while self.pos < self.b.len() && self.peek(0) != b'\n' {
+                        self.pos += 1;
+                    }
+                    continue;
+                }
+                // Strings inside a replacement field may reuse the quote.
+                b'\'' | b'"' if in_expr => {
                     let inner_f = self.b[..self.pos]
                         .iter()
                         .rev()
                         .take_while(|c| c.is_ascii_alphabetic())
                         .take(2)
                         .any(|c| c.eq_ignore_ascii_case(&b'f'));
-                    self.string(self.pos, inner_f, false)?;
+                    self.string(self.pos, inner_f)?;
                     continue;
                 }
                 q if q == quote => {
@@ -475,7 +501,6 @@ impl Tokenizer<'_> {
                 }
                 _ => {}
             }
-            let _ = raw;
             self.pos += 1;
         }
     }
@@ -725,6 +750,10 @@ mod tests {
             "invalid character in identifier"
         );
         assert_eq!(first("f'{\"a\"}'\n", v), None);
+        assert_eq!(first("f'{x:>{w}}' fr'\\{{'\n", v), None);
+        assert_eq!(first("f'''{ # it's a comment\n3}'''\n", v), None);
+        assert_eq!(first("f'{f'{1}'}' f'{{'\n", v), None);
+        assert!(first("f'{x:'>10}'\n", v).is_some());
     }
 
     #[test]
