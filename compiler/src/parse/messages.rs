@@ -80,7 +80,7 @@ impl Context<'_> {
 /// CPython's name for an expression in "cannot assign to ..." messages
 /// (`_PyPegen_get_expr_name`, and before 3.9 the AST builder's words).
 pub(crate) fn expr_name(e: &Expr, v: PythonVersion) -> &'static str {
-    let old = v == PythonVersion::V3_8;
+    let old = v < PythonVersion::V3_10;
     match e {
         Expr::Attribute(_) => "attribute",
         Expr::Subscript(_) => "subscript",
@@ -319,7 +319,9 @@ fn bad_target(ctx: &Context, e: &ParseError, target: &Expr) -> Diagnostic {
                         )
                     })
                     .is_some_and(|t| t.kind() == TokenKind::In);
-                if !followed_by_in || matches!(target, Expr::Compare(_)) {
+                if (!followed_by_in && v != PythonVersion::V3_9)
+                    || matches!(target, Expr::Compare(_))
+                {
                     return ctx.invalid(start);
                 }
             }
@@ -479,8 +481,12 @@ pub(crate) fn parse_error(ctx: &Context, e: &ParseError) -> Diagnostic {
                             })
                             .map_or(start, |t| t.start());
                         return ctx.syntax("expected 'except' or 'finally' block", last);
-                    } else if ctx
-                        .token_at(start)
+                    } else if ctx.tokens[ctx.tokens.partition_point(|t| t.start() < start)..]
+                        .iter()
+                        .find(|t| {
+                            !t.kind().is_trivia()
+                                && !matches!(t.kind(), TokenKind::Newline | TokenKind::Dedent)
+                        })
                         .is_none_or(|t| t.kind() == TokenKind::EndOfFile)
                     {
                         "unexpected EOF while parsing"
@@ -502,11 +508,15 @@ pub(crate) fn parse_error(ctx: &Context, e: &ParseError) -> Diagnostic {
                         .iter()
                         .find(|t| t.start() == start)
                         .map(|t| t.kind());
+                    if ctx.text[e.location].starts_with('*') {
+                        return ctx.invalid(start);
+                    }
                     return match kw {
                         Some(TokenKind::True | TokenKind::False | TokenKind::None)
-                            if ctx.tokens.iter().any(|t| {
-                                t.start() >= e.location.end() && t.kind() == TokenKind::Equal
-                            }) =>
+                            if v != PythonVersion::V3_9
+                                && ctx.tokens.iter().any(|t| {
+                                    t.start() >= e.location.end() && t.kind() == TokenKind::Equal
+                                }) =>
                         {
                             let word = &ctx.text[e.location];
                             ctx.syntax(format!("cannot assign to {word}"), start)
@@ -645,7 +655,8 @@ pub(crate) fn parse_error(ctx: &Context, e: &ParseError) -> Diagnostic {
                 Some(K::Star)
                     if v >= PythonVersion::V3_9
                         && open_bracket(ctx, start) == Some(K::Lpar)
-                        && before.iter().any(|k| matches!(k, K::Equal | K::DoubleStar)) =>
+                        && (v == PythonVersion::V3_9
+                            || before.iter().any(|k| matches!(k, K::Equal | K::DoubleStar))) =>
                 {
                     "iterable argument unpacking follows keyword argument unpacking"
                 }
@@ -675,7 +686,14 @@ pub(crate) fn parse_error(ctx: &Context, e: &ParseError) -> Diagnostic {
                     .find(|t| t.start() >= e.location.end() && !t.kind().is_trivia())
                     .is_some_and(|t| t.kind() == TokenKind::Rpar)
             {
-                ctx.syntax("cannot use starred expression here", start)
+                ctx.syntax(
+                    if v == PythonVersion::V3_9 {
+                        "can't use starred expression here"
+                    } else {
+                        "cannot use starred expression here"
+                    },
+                    start,
+                )
             } else {
                 ctx.invalid(start)
             }

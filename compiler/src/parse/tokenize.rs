@@ -197,6 +197,15 @@ impl Tokenizer<'_> {
                     b'\n' => {
                         self.pos += 1;
                         self.newline();
+                        if self.pos >= self.b.len() {
+                            return Err(self.error(
+                                ErrorKind::SyntaxError,
+                                "unexpected EOF while parsing".into(),
+                                self.line - 1,
+                                self.col(self.pos),
+                                false,
+                            ));
+                        }
                     }
                     0 if self.pos + 1 >= self.b.len() => {
                         let at = self.pos;
