@@ -155,7 +155,12 @@ fn first_error(
         {
             Some(t.diag)
         }
-        (_, Some((_, d))) => Some(messages::after_parser_error(&ctx, d, scan.unclosed)),
+        (_, Some((at, d))) => Some(messages::after_parser_error(
+            &ctx,
+            d,
+            TextSize::new(at),
+            scan.unclosed,
+        )),
     }
 }
 

@@ -145,13 +145,9 @@ fn indented_block(ctx: &Context, at: TextSize) -> Diagnostic {
         match t.kind() {
             TokenKind::Rpar | TokenKind::Rsqb | TokenKind::Rbrace => depth += 1,
             TokenKind::Lpar | TokenKind::Lsqb | TokenKind::Lbrace => depth -= 1,
-            TokenKind::Newline if owner.is_none() && depth == 0 && t.end() < at => {}
             k if depth == 0 => {
                 if let Some(words) = block_owner(k) {
-                    let prev_is_newline = true;
-                    let _ = prev_is_newline;
                     owner = Some((words, t.start(), k));
-                    // `except*`, and `else` of `for`/`while`/`try` keep their own words.
                     break;
                 }
             }
@@ -362,7 +358,7 @@ fn bad_target(ctx: &Context, e: &ParseError, target: &Expr) -> Diagnostic {
                 && first_target
                 && after == Some(TokenKind::Equal)
                 && !plain_literal
-                && is_bitwise_or(target)
+                && (parenthesized || is_bitwise_or(target))
                 && single_equal_after(ctx, e.location.end())
             {
                 ctx.syntax(
@@ -412,7 +408,8 @@ pub(crate) fn parse_error(ctx: &Context, e: &ParseError) -> Diagnostic {
             .token_at(start)
             .is_some_and(|t| t.kind() == TokenKind::Equal)
     {
-        if let Some(d) = equal_in_brackets(ctx, start, prev) {
+        if let Some(d) = equal_in_brackets(ctx, start, prev).filter(|_| !in_parameters(ctx, start))
+        {
             return d;
         }
     }
@@ -508,8 +505,17 @@ pub(crate) fn parse_error(ctx: &Context, e: &ParseError) -> Diagnostic {
                         .iter()
                         .find(|t| t.start() == start)
                         .map(|t| t.kind());
-                    if ctx.text[e.location].starts_with('*') {
-                        return ctx.invalid(start);
+                    let words = &ctx.text[e.location];
+                    if words.starts_with('*') {
+                        if v < PythonVersion::V3_12 {
+                            return ctx.invalid(start);
+                        }
+                        let what = if words.starts_with("**") {
+                            "keyword argument unpacking"
+                        } else {
+                            "iterable argument unpacking"
+                        };
+                        return ctx.syntax(format!("cannot assign to {what}"), start);
                     }
                     return match kw {
                         Some(TokenKind::True | TokenKind::False | TokenKind::None)
@@ -652,6 +658,7 @@ pub(crate) fn parse_error(ctx: &Context, e: &ParseError) -> Diagnostic {
                 Some(K::Colon) if new && open_bracket(ctx, start) == Some(K::Lbrace) => {
                     "expression expected after dictionary key and ':'"
                 }
+                Some(K::Star) if v >= PythonVersion::V3_13 => "Invalid star expression",
                 Some(K::Star)
                     if v >= PythonVersion::V3_9
                         && open_bracket(ctx, start) == Some(K::Lpar)
@@ -1053,13 +1060,20 @@ pub(crate) fn unsupported(ctx: &Context, e: &UnsupportedSyntaxError) -> Diagnost
 
 /// 3.10+ tokenizes the rest of the source after a parser error: a bracket opened on an
 /// earlier line and never closed then takes the error's place.
+/// The parser's position is the line of the token it failed on (`failed_at`), which may lie
+/// past the line the message names.
 pub(crate) fn after_parser_error(
     ctx: &Context,
     d: Diagnostic,
+    failed_at: TextSize,
     unclosed: Option<(char, u32, u32)>,
 ) -> Diagnostic {
+    let failed_line = ctx
+        .lines
+        .line(failed_at.min(TextSize::of(ctx.text)))
+        .max(d.line);
     match unclosed {
-        Some((open, line, col)) if pegen_messages(ctx.v) && line < d.line => Diagnostic::new(
+        Some((open, line, col)) if pegen_messages(ctx.v) && line < failed_line => Diagnostic::new(
             ErrorKind::SyntaxError,
             format!("'{open}' was never closed"),
             line,

@@ -527,10 +527,23 @@ impl Tokenizer<'_> {
             self.line
         };
         let (msg, report_line) = match (triple, new_tokenizer_messages(self.v)) {
-            (false, true) => (
-                format!("unterminated {kind} (detected at line {detected})"),
-                line,
-            ),
+            (false, true) => {
+                // 3.13 guesses at an escaped closing quote.
+                let end = self.pos.min(self.b.len());
+                let escaped_quote = self.v >= PythonVersion::V3_13
+                    && end >= 2
+                    && matches!(self.b[end - 1], b'\'' | b'"')
+                    && self.b[end - 2] == b'\\';
+                let hint = if escaped_quote {
+                    "; perhaps you escaped the end quote?"
+                } else {
+                    ""
+                };
+                (
+                    format!("unterminated {kind} (detected at line {detected}){hint}"),
+                    line,
+                )
+            }
             (true, true) => (
                 format!("unterminated triple-quoted {kind} (detected at line {detected})"),
                 line,
