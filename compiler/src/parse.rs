@@ -223,4 +223,65 @@ mod tests {
         );
         assert!(parse("match x:\n    case 1: pass\n", v).is_ok());
     }
+    #[test]
+    fn pegen_words() {
+        let v = PythonVersion::V3_12;
+        let syntax = |m: &str, line| ("SyntaxError".to_string(), m.to_string(), line);
+        assert_eq!(
+            err("x = 1\nif x:\ny = 2\n", v),
+            (
+                "IndentationError".into(),
+                "expected an indented block after 'if' statement on line 2".into(),
+                3
+            )
+        );
+        assert_eq!(
+            err("f() = 1\n", v),
+            syntax(
+                "cannot assign to function call here. Maybe you meant '==' instead of '='?",
+                1
+            )
+        );
+        assert_eq!(
+            err("x = y = f() = 1\n", v),
+            syntax("cannot assign to function call", 1)
+        );
+        assert_eq!(
+            err("f() = 1\n", PythonVersion::V3_8),
+            syntax("cannot assign to function call", 1)
+        );
+        assert_eq!(
+            err("x = [1, 2 3]\n", v),
+            syntax("invalid syntax. Perhaps you forgot a comma?", 1)
+        );
+        assert_eq!(
+            err("f(a=1, b)\n", v),
+            syntax("positional argument follows keyword argument", 1)
+        );
+        assert_eq!(
+            err("if x = 1:\n    pass\n", v),
+            syntax(
+                "invalid syntax. Maybe you meant '==' or ':=' instead of '='?",
+                1
+            )
+        );
+        assert_eq!(
+            err("print 'hi'\n", PythonVersion::V3_8),
+            syntax(
+                "Missing parentheses in call to 'print'. Did you mean print('hi')?",
+                1
+            )
+        );
+        assert_eq!(
+            err("x = b'\u{e9}'\n", v),
+            syntax("bytes can only contain ASCII literal characters", 1)
+        );
+        assert_eq!(
+            err("__debug__ = 1\n", PythonVersion::V3_8),
+            syntax("cannot assign to __debug__", 1)
+        );
+        // 3.9+ leaves `__debug__` to the compiler.
+        assert!(parse("__debug__ = 1\n", PythonVersion::V3_9).is_ok());
+        assert_eq!(err("foo(a,\nb c\n", v), syntax("'(' was never closed", 1));
+    }
 }
