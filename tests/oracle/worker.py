@@ -61,6 +61,39 @@ def op_compile(req):
     return {"ok": True, "marshal": b64(marshal.dumps(code))}
 
 
+def op_compile_source(req):
+    """compile() of given source bytes; on failure the error, and whether ast.parse() (the
+    parser alone, without symtable and code generation) failed too."""
+    source = unb64(req["source"])
+    filename = req.get("filename", "<snippet>")
+
+    def describe(e):
+        return {"type": type(e).__name__, "msg": str(getattr(e, "msg", e)),
+                "lineno": getattr(e, "lineno", None), "offset": getattr(e, "offset", None),
+                "end_lineno": getattr(e, "end_lineno", None),
+                "end_offset": getattr(e, "end_offset", None)}
+
+    import ast
+    import warnings
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            compile(source, filename, "exec", dont_inherit=True)
+    except (SyntaxError, ValueError) as e:
+        error = describe(e)
+    else:
+        return {"ok": True}
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ast.parse(source, filename)
+    except (SyntaxError, ValueError):
+        parsed = False
+    else:
+        parsed = True
+    return {"ok": False, "error": error, "parsed": parsed}
+
+
 CODE_FIELDS = ("co_argcount", "co_posonlyargcount", "co_kwonlyargcount", "co_nlocals",
                "co_stacksize", "co_flags", "co_code", "co_consts", "co_names", "co_varnames",
                "co_freevars", "co_cellvars", "co_filename", "co_name", "co_qualname",

@@ -1,5 +1,6 @@
 //! The single integration-test binary: unit-crossing and differential tests.
 
+mod errors;
 mod marshal;
 mod opcodes;
 mod pyc;
