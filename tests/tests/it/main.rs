@@ -4,3 +4,4 @@ mod errors;
 mod marshal;
 mod opcodes;
 mod pyc;
+mod tables;
