@@ -11,6 +11,7 @@ import io
 import json
 import marshal
 import re
+import struct
 import sys
 import types
 from importlib import _bootstrap_external as bext
@@ -60,27 +61,78 @@ def op_compile(req):
     return {"ok": True, "marshal": b64(marshal.dumps(code))}
 
 
+def op_compile_source(req):
+    """compile() of given source bytes; on failure the error, and whether ast.parse() (the
+    parser alone, without symtable and code generation) failed too."""
+    source = unb64(req["source"])
+    filename = req.get("filename", "<snippet>")
+
+    def describe(e):
+        return {"type": type(e).__name__, "msg": str(getattr(e, "msg", e)),
+                "lineno": getattr(e, "lineno", None), "offset": getattr(e, "offset", None),
+                "end_lineno": getattr(e, "end_lineno", None),
+                "end_offset": getattr(e, "end_offset", None)}
+
+    import ast
+    import warnings
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            compile(source, filename, "exec", dont_inherit=True)
+    except (SyntaxError, ValueError) as e:
+        error = describe(e)
+    else:
+        return {"ok": True}
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ast.parse(source, filename)
+    except (SyntaxError, ValueError):
+        parsed = False
+    else:
+        parsed = True
+    return {"ok": False, "error": error, "parsed": parsed}
+
+
+CODE_FIELDS = ("co_argcount", "co_posonlyargcount", "co_kwonlyargcount", "co_nlocals",
+               "co_stacksize", "co_flags", "co_code", "co_consts", "co_names", "co_varnames",
+               "co_freevars", "co_cellvars", "co_filename", "co_name", "co_qualname",
+               "co_firstlineno", "co_lnotab", "co_linetable", "co_exceptiontable")
+
+
+def key(obj):
+    """A comparable form of a constant: exact types, floats by bit pattern (so NaN equals NaN
+    and -0.0 differs from 0.0, as code objects want), frozensets as sets."""
+    if isinstance(obj, types.CodeType):
+        return ("code",) + tuple(key(getattr(obj, f, None)) for f in CODE_FIELDS)
+    if isinstance(obj, float):
+        return ("float", struct.pack("<d", obj))
+    if isinstance(obj, complex):
+        return ("complex", struct.pack("<dd", obj.real, obj.imag))
+    if isinstance(obj, tuple):
+        return ("tuple", tuple(key(x) for x in obj))
+    if isinstance(obj, frozenset):
+        return ("frozenset", frozenset(key(x) for x in obj))
+    return (type(obj).__name__, obj)
+
+
 def op_check_marshal(req):
-    """Loads our marshal bytes and compares the code object with CPython's own compile()."""
+    """Loads our marshal bytes and compares the code object, field by field in every nested
+    code object, with CPython's own compile() of the file."""
     theirs = compile_file(req["path"], req.get("optimize", 0))
     try:
         ours = marshal.loads(unb64(req["ours"]))
     except Exception as e:  # what CPython says about our bytes is the answer
         return {"equal": False, "detail": "marshal.loads failed: %r" % (e,)}
-    if ours != theirs:
-        return {"equal": False, "detail": "code objects differ (==)"}
+    if not isinstance(ours, types.CodeType):
+        return {"equal": False, "detail": "not a code object: %r" % (type(ours),)}
     a, b = list(walk(ours)), list(walk(theirs))
     if len(a) != len(b):
         return {"equal": False, "detail": "different number of code objects"}
     for x, y in zip(a, b):
-        for field in ("co_code", "co_consts", "co_names", "co_varnames", "co_freevars",
-                      "co_cellvars", "co_filename", "co_name", "co_firstlineno",
-                      "co_stacksize", "co_flags", "co_argcount", "co_kwonlyargcount",
-                      "co_posonlyargcount", "co_nlocals", "co_qualname"):
-            if getattr(x, field, None) != getattr(y, field, None):
+        for field in CODE_FIELDS:
+            if key(getattr(x, field, None)) != key(getattr(y, field, None)):
                 return {"equal": False, "detail": "%s differs in %s" % (field, y.co_name)}
-        if line_table(x) != line_table(y) or exception_table(x) != exception_table(y):
-            return {"equal": False, "detail": "line or exception table differs in %s" % y.co_name}
     return {"equal": True, "detail": ""}
 
 
@@ -133,7 +185,7 @@ def op_validate_pyc(req):
         else:
             import os
             st = os.stat(source_path)
-            bext._validate_timestamp_pyc(data, st.st_mtime, st.st_size, name, details)
+            bext._validate_timestamp_pyc(data, int(st.st_mtime), st.st_size, name, details)
             mode = "timestamp"
         code = marshal.loads(memoryview(data)[16:])
         if not isinstance(code, types.CodeType):
