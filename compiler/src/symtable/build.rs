@@ -94,6 +94,8 @@ pub(super) struct Builder<'a> {
     private: Option<String>,
     mangled_sets: Vec<HashSet<String>>,
     depth: u32,
+    /// Lines to add inside pre-3.12 f-string expressions (see `fstring_line_shift`).
+    line_shift: i64,
 }
 
 type Result<T> = std::result::Result<T, Diagnostic>;
@@ -121,6 +123,7 @@ impl<'a> Builder<'a> {
             private: None,
             mangled_sets: Vec::new(),
             depth: 0,
+            line_shift: 0,
         };
         b.enter_block("top", ScopeKind::Module, None, Loc::default());
         b.visit_body(&module.body)?;
@@ -131,10 +134,11 @@ impl<'a> Builder<'a> {
     fn loc(&self, range: TextRange) -> Loc {
         let (line, col) = self.lines.position(range.start().into());
         let (end_line, end_col) = self.lines.position(range.end().into());
+        let shift = |line: u32| (i64::from(line) + self.line_shift).max(1) as u32;
         Loc {
-            line,
+            line: shift(line),
             col,
-            end_line,
+            end_line: shift(end_line),
             end_col,
         }
     }
@@ -1040,15 +1044,24 @@ impl<'a> Builder<'a> {
                 self.visit_exprs(c.arguments.keywords.iter().map(|k| &k.value))?;
             }
             Expr::FString(f) => {
-                for part in f.value.as_slice() {
-                    if let ast::FStringPart::FString(f) = part {
-                        self.visit_interpolations(&f.elements)?;
+                let parts = f.value.as_slice();
+                for part in parts {
+                    if let ast::FStringPart::FString(fs) = part {
+                        // Before 3.12 an f-string's expressions were parsed on their own and
+                        // placed by searching their text in the string token: in 3.8 the
+                        // first token of an implicit concatenation, later the token itself.
+                        let search = match (self.v.minor(), parts.first()) {
+                            (8, Some(first)) => Some((first.range(), f.range.start())),
+                            (9..=11, _) => Some((fs.range, fs.range.start())),
+                            _ => None,
+                        };
+                        self.visit_interpolations(&fs.elements, search)?;
                     }
                 }
             }
             Expr::TString(t) => {
                 for part in t.value.as_slice() {
-                    self.visit_interpolations(&part.elements)?;
+                    self.visit_interpolations(&part.elements, None)?;
                 }
             }
             Expr::StringLiteral(_)
@@ -1086,16 +1099,57 @@ impl<'a> Builder<'a> {
         Ok(())
     }
 
-    fn visit_interpolations(&mut self, elements: &ast::InterpolatedStringElements) -> Result<()> {
+    fn visit_interpolations(
+        &mut self,
+        elements: &ast::InterpolatedStringElements,
+        search: Option<(TextRange, TextSize)>,
+    ) -> Result<()> {
+        let outer_shift = self.line_shift;
         for element in elements.iter() {
             if let ast::InterpolatedStringElement::Interpolation(i) = element {
+                if let Some((token, base)) = search {
+                    self.line_shift = outer_shift + self.fstring_line_shift(i, token, base);
+                }
                 self.visit_expr(&i.expression)?;
+                self.line_shift = outer_shift;
                 if let Some(spec) = &i.format_spec {
-                    self.visit_interpolations(&spec.elements)?;
+                    self.visit_interpolations(&spec.elements, search)?;
                 }
             }
         }
         Ok(())
+    }
+
+    /// 3.8–3.11: how far CPython's line numbers inside an f-string expression are from the
+    /// real ones. CPython searches `{expr}` in the token's text; when found, lines count from
+    /// there, otherwise from the `base` line.
+    fn fstring_line_shift(
+        &self,
+        i: &ast::InterpolatedElement,
+        token: TextRange,
+        base: TextSize,
+    ) -> i64 {
+        let bytes = self.source.as_bytes();
+        let open = usize::from(i.range.start());
+        let mut end = usize::from(i.expression.range().end());
+        while end < bytes.len()
+            && matches!(bytes[end], b' ' | b'\t' | b'\x0c' | b'\r' | b'\n' | b')')
+        {
+            end += 1;
+        }
+        let line = |offset: usize| i64::from(self.lines.position(offset as u32).0);
+        let (Some(expr), Some(hay)) = (
+            self.source.get(open + 1..end),
+            self.source
+                .get(usize::from(token.start())..usize::from(token.end())),
+        ) else {
+            return 0;
+        };
+        let start = match hay.find(&format!("{{{expr}}}")) {
+            Some(k) => line(usize::from(token.start()) + k),
+            None => line(usize::from(base)),
+        };
+        start - line(open)
     }
 
     fn sees_class_scope(&self) -> bool {
