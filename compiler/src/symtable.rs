@@ -119,6 +119,15 @@ impl NameScope {
     }
 }
 
+/// How code accesses a name (see [`Scope::access`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    Fast,
+    Deref,
+    Global,
+    Name,
+}
+
 /// The raw facts about a name in one scope: CPython's `DEF_*` and `USE` bits, with CPython's
 /// values.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -277,11 +286,27 @@ impl Scope {
         self.symbols.get(name)
     }
 
-    /// How `name` (already mangled) resolves here; names never seen are implicit globals.
-    pub fn resolve(&self, name: &str) -> NameScope {
-        self.symbols
-            .get(name)
-            .map_or(NameScope::GlobalImplicit, |s| s.scope)
+    /// How `name` (already mangled) resolves here; `None` for names the table never saw
+    /// (such as the `__module__` and `__qualname__` a class body stores).
+    pub fn resolve(&self, name: &str) -> Option<NameScope> {
+        self.symbols.get(name).map(|s| s.scope)
+    }
+
+    /// Which family of opcodes loads and stores `name` (already mangled) here, as
+    /// `compiler_nameop` chooses: cells and free names go through `*_DEREF` (in a class body
+    /// a load is `LOAD_CLASSDEREF`, 3.12+ `LOAD_FROM_DICT_OR_DEREF`), locals of function-like
+    /// scopes are `*_FAST`, other locals and unknown names `*_NAME`, globals `*_GLOBAL` (from
+    /// a module or class, implicit globals use `*_NAME`). From 3.12 code generation makes the
+    /// names an inlined comprehension binds fast while it compiles that comprehension, and an
+    /// annotation scope that sees a class loads implicit globals through its `__classdict__`.
+    pub fn access(&self, name: &str) -> Access {
+        match self.resolve(name) {
+            Some(NameScope::Free | NameScope::Cell) => Access::Deref,
+            Some(NameScope::Local) if self.is_function_like() => Access::Fast,
+            Some(NameScope::GlobalImplicit) if self.is_function_like() => Access::Global,
+            Some(NameScope::GlobalExplicit) => Access::Global,
+            _ => Access::Name,
+        }
     }
 
     /// The `co_name` of the scope's code object: `<module>`, `<lambda>`, `<listcomp>`,
@@ -294,6 +319,36 @@ impl Scope {
             (ScopeKind::Function, None) if self.name == "lambda" => "<lambda>".into(),
             _ => self.name.clone(),
         }
+    }
+
+    /// The `co_flags` bits the symbol table decides (`compute_code_flags`): `CO_OPTIMIZED`,
+    /// `CO_NEWLOCALS`, `CO_VARARGS`, `CO_VARKEYWORDS`, `CO_NESTED`, `CO_GENERATOR`,
+    /// `CO_COROUTINE`, `CO_ASYNC_GENERATOR`, and the future features `annotations`
+    /// (`CO_FUTURE_ANNOTATIONS`) and `barry_as_FLUFL`. `CO_NOFREE` (3.8–3.10) follows from
+    /// [`Scope::cellvars`] and [`Scope::freevars`] being empty.
+    pub fn code_flags(&self, future: &FutureFeatures) -> u32 {
+        let f = self.flags;
+        let mut flags = 0;
+        if self.is_function_like() {
+            flags |= 0x1 | 0x2;
+            flags |= [(f.varargs, 0x4), (f.varkeywords, 0x8), (f.nested, 0x10)]
+                .into_iter()
+                .filter_map(|(on, bit)| on.then_some(bit))
+                .sum::<u32>();
+            flags |= match (f.generator, f.coroutine) {
+                (true, false) => 0x20,
+                (false, true) => 0x80,
+                (true, true) => 0x200,
+                (false, false) => 0,
+            };
+        }
+        if future.barry_as_flufl {
+            flags |= 0x40_0000;
+        }
+        if future.annotations {
+            flags |= 0x100_0000;
+        }
+        flags
     }
 
     /// The cell variables of the scope's code object in `co_cellvars` order: names that are
@@ -541,6 +596,14 @@ pub fn explain(table: &SymbolTable) -> String {
         }
     }
     out
+}
+
+/// `_Py_Mangle`: inside class `private`, `__x` becomes `_private__x` (leading underscores of
+/// the class name dropped), except for `__dunder__` names, dotted names and classes named only
+/// with underscores. 3.13 mangles, inside the type-parameter scope of a generic class (and the
+/// scopes within it other than the class body), only the names of its type parameters.
+pub fn mangle(private: Option<&str>, name: &str) -> String {
+    build::mangle(private, name)
 }
 
 /// Line starts of a source, to turn ruff's byte offsets into CPython's (line, byte column).

@@ -109,7 +109,8 @@ SYMBOL_PROPERTIES = ("is_referenced", "is_parameter", "is_global", "is_nonlocal"
 def op_symtable(req):
     """The `symtable` module's scope tree of a file (type, name, lineno, children, and per
     symbol its raw flags and every is_* property), and per code object of compile() (walk
-    order) its name, firstlineno, co_cellvars and co_freevars (3.11+: localsplus too)."""
+    order) its name, firstlineno, co_flags, co_cellvars, co_freevars and co_varnames; 3.11+
+    also its localsplus names and kinds (rebuilt from those three, without CO_FAST_HIDDEN)."""
     import symtable
     with open(req["path"], "rb") as f:
         source = f.read()
@@ -138,7 +139,7 @@ def op_symtable(req):
             "lineno": getattr(e, "lineno", None), "offset": getattr(e, "offset", None)}}
     codes = []
     for co in walk(code):
-        entry = {"name": co.co_name, "firstlineno": co.co_firstlineno,
+        entry = {"name": co.co_name, "firstlineno": co.co_firstlineno, "flags": co.co_flags,
                  "cellvars": list(co.co_cellvars), "freevars": list(co.co_freevars),
                  "varnames": list(co.co_varnames)}
         if hasattr(co, "_co_localsplusnames"):

@@ -1322,8 +1322,7 @@ fn yield_in_comprehension(kind: ComprehensionKind) -> String {
     format!("'yield' inside {what}")
 }
 
-/// `_Py_Mangle`: inside class `C`, `__x` becomes `_C__x`, except for `__dunder__` names,
-/// dotted (import) names, and classes named only with underscores.
+/// `_Py_Mangle` (see [`super::mangle`]).
 pub(super) fn mangle(private: Option<&str>, name: &str) -> String {
     let Some(class) = private else {
         return name.to_string();

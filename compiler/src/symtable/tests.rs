@@ -316,6 +316,9 @@ fn lookups_and_explain() {
     let f = t.scope(t.function(def).expect("scoped"));
     assert_eq!(f.varnames, ["a", "k", "r", "kw"]);
     assert!(f.flags.generator && f.flags.varargs && f.flags.varkeywords);
+    assert_eq!(f.access("a"), Access::Fast);
+    assert_eq!(f.access("len"), Access::Global);
+    assert_eq!(t.root().access("f"), Access::Name);
     let text = explain(&t);
     assert!(text.contains("function f (line 1) [generator]"), "{text}");
     assert!(

@@ -9,8 +9,9 @@
 //!   one the symbol table (or future-statement check) raises: message and position must match.
 //! - `cells 3.X`: since `symtable` cannot tell cells before 3.14, each code object of
 //!   `compile()` (matched to its scope by name and line) against what the table implies: its
-//!   `co_cellvars` and `co_freevars` in order, its parameters as the first `co_varnames`, and
-//!   (which 3.11+ records in `co_localspluskinds`) which cells share a parameter's slot.
+//!   `co_cellvars` and `co_freevars` in order, its parameters as the first `co_varnames`,
+//!   which cells share a local's slot (3.11+ `co_localspluskinds`), and the `co_flags` bits
+//!   the table decides (generator, coroutine, nested, varargs, future features).
 //!
 //! Files the pinned ruff parser cannot parse are skipped, counted and printed.
 
@@ -34,11 +35,11 @@ fn symtable_matches_cpython() {
             let Ok(bytes) = std::fs::read(&path) else {
                 continue;
             };
-            let Some(text) = std::str::from_utf8(&bytes).ok() else {
+            let Some(text) = decode(&bytes) else {
                 unparsed.push(short(&path));
                 continue;
             };
-            let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+            let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
             let Ok(parsed) = ruff_python_parser::parse_module(text) else {
                 unparsed.push(short(&path));
                 continue;
@@ -93,6 +94,23 @@ fn symtable_matches_cpython() {
         symbols.check();
         cells.check();
     });
+}
+
+/// UTF-8, or Latin-1 when a coding cookie says so (the other codings are left out).
+fn decode(bytes: &[u8]) -> Option<String> {
+    if let Ok(text) = std::str::from_utf8(bytes) {
+        return Some(text.to_string());
+    }
+    let head: Vec<&[u8]> = bytes.split(|&b| b == b'\n').take(2).collect();
+    let latin1 = head.iter().any(|line| {
+        let line = String::from_utf8_lossy(line).to_ascii_lowercase();
+        line.starts_with('#')
+            && line.contains("coding")
+            && ["latin-1", "latin1", "iso-8859-1", "iso8859-1"]
+                .iter()
+                .any(|c| line.contains(c))
+    });
+    latin1.then(|| bytes.iter().map(|&b| char::from(b)).collect())
 }
 
 /// Messages raised by `symtable.c` or `future.c`.
@@ -325,6 +343,12 @@ fn compare_code(table: &SymbolTable, codes: &Value, file: &str, fig: &mut Figure
             problems.push(format!(
                 "co_cellvars {cellvars:?}, table implies {our_cells:?}"
             ));
+        }
+        const SYMTABLE_FLAGS: u64 = 0x2bf | 0x40_0000 | 0x100_0000;
+        let flags = code["flags"].as_u64().unwrap_or(0) & SYMTABLE_FLAGS;
+        let our_flags = u64::from(scope.code_flags(&table.future));
+        if flags != our_flags {
+            problems.push(format!("co_flags {flags:#x}, table implies {our_flags:#x}"));
         }
         let our_free = scope.freevars();
         if freevars != our_free {
