@@ -307,7 +307,7 @@ fn decorated_definitions_start_at_their_keyword() {
 
 #[test]
 fn lookups_and_explain() {
-    let src = "def f(a, *r, k=1, **kw):\n    yield [b for b in a]\n";
+    let src = "def f(a, *r, k=1, **kw):\n    yield [b for b in a], len\n";
     let parsed = ruff_python_parser::parse_module(src).expect("parses");
     let t = build(parsed.syntax(), src, PythonVersion::V3_11).expect("valid");
     let ast::Stmt::FunctionDef(def) = &parsed.syntax().body[0] else {
