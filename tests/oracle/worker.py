@@ -133,7 +133,7 @@ def op_symtable(req):
         except TypeError:
             top = symtable.symtable(importlib.util.decode_source(source), req["path"], "exec")
         code = compile(source, req["path"], "exec", dont_inherit=True)
-    except (SyntaxError, ValueError) as e:
+    except (SyntaxError, ValueError, SystemError) as e:  # SystemError: 3.12.1's own bugs
         return {"ok": False, "error": {
             "type": type(e).__name__, "msg": str(getattr(e, "msg", e)),
             "lineno": getattr(e, "lineno", None), "offset": getattr(e, "offset", None)}}

@@ -445,7 +445,13 @@ impl<'a> Builder<'a> {
                 if generic.is_some() {
                     self.exit_block();
                 }
-                self.private = saved_private;
+                // 3.12 (as of 3.12.1) saves the private name only after setting it for the
+                // type parameters, so after a generic class it stays that class's name.
+                self.private = if generic.is_some() && !v.mangles_only_type_params() {
+                    Some(c.name.to_string())
+                } else {
+                    saved_private
+                };
             }
             Stmt::TypeAlias(t) => {
                 self.visit_expr(&t.name)?;

@@ -275,6 +275,11 @@ fn generic_class_mangling_changed_in_3_13() {
     };
     assert!(mangled(12).contains(&"_C__B".to_string()));
     assert!(mangled(13).contains(&"__B".to_string()));
+    // 3.12.1 keeps mangling with the class name after a generic class.
+    let t = table("class A[T]: pass\ndef __f(): pass\n", 12).expect("valid");
+    assert!(t.root().symbols.contains_key("_A__f"));
+    let t = table("class A[T]: pass\ndef __f(): pass\n", 13).expect("valid");
+    assert!(t.root().symbols.contains_key("__f"));
 }
 
 #[test]
