@@ -353,8 +353,9 @@ impl Scope {
 
     /// The cell variables of the scope's code object in `co_cellvars` order: names that are
     /// cells (or 3.12+ inlined-comprehension cells) sorted, then the implicit `__class__` and
-    /// `__classdict__` cells of a class; from 3.11, cells that are parameters come first, in
-    /// parameter order, as they share the parameter's slot.
+    /// `__classdict__` cells of a class. From 3.11 a cell that is also a fast local shares its
+    /// slot and comes first, in `co_varnames` order: parameters (placed first here) and, from
+    /// 3.12, names an inlined comprehension binds, whose slots code generation assigns.
     pub fn cellvars(&self, v: PythonVersion) -> Vec<&str> {
         let mut cells: Vec<&str> = self
             .symbols
@@ -506,10 +507,29 @@ pub fn build(
     source: &str,
     v: PythonVersion,
 ) -> Result<SymbolTable, Diagnostic> {
-    let (mut table, extra) = build::Builder::run(module, source, v)?;
-    analyze::analyze(&mut table, &extra)?;
-    Ok(table)
+    let run = || {
+        let (mut table, extra) = build::Builder::run(module, source, v)?;
+        analyze::analyze(&mut table, &extra)?;
+        Ok(table)
+    };
+    // Both passes recurse as deep as the source nests (up to CPython's limit of 3000 levels),
+    // more than a caller's thread may have room for: run them on a thread with a large stack.
+    std::thread::scope(|s| {
+        match std::thread::Builder::new()
+            .name("symtable".into())
+            .stack_size(STACK_SIZE)
+            .spawn_scoped(s, run)
+        {
+            Ok(handle) => handle
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            Err(_) => run(),
+        }
+    })
 }
+
+/// The stack of the thread that builds a table (address space, committed as used).
+const STACK_SIZE: usize = 64 << 20;
 
 /// A readable scope tree: every scope with its kind and line, then each name with how it
 /// resolves and why.

@@ -81,7 +81,8 @@ pub(super) struct Extra {
     scope_info: &'static str,
 }
 
-/// CPython's recursion limit for the symbol table is the C stack; this guard keeps ours.
+/// CPython stops at about this depth too (3.8: three times the recursion limit), though with
+/// a `RecursionError`; the visitor's stack is sized for it.
 const MAX_DEPTH: u32 = 3000;
 
 pub(super) struct Builder<'a> {
@@ -924,17 +925,82 @@ impl<'a> Builder<'a> {
     }
 
     fn visit_expr_inner(&mut self, e: &Expr) -> Result<()> {
+        // The arms that recurse most stay here; the rest live in `visit_expr_other`, keeping
+        // this frame small for deeply nested expressions.
         match e {
-            Expr::Named(n) => {
-                self.forbid_in_annotation("named expression", e)?;
-                self.visit_named(n)?;
-            }
             Expr::BoolOp(b) => self.visit_exprs(&b.values)?,
             Expr::BinOp(b) => {
                 self.visit_expr(&b.left)?;
                 self.visit_expr(&b.right)?;
             }
             Expr::UnaryOp(u) => self.visit_expr(&u.operand)?,
+            Expr::If(i) => {
+                self.visit_expr(&i.test)?;
+                self.visit_expr(&i.body)?;
+                self.visit_expr(&i.orelse)?;
+            }
+            Expr::Dict(d) => {
+                self.visit_exprs(d.items.iter().filter_map(|i| i.key.as_ref()))?;
+                self.visit_exprs(d.items.iter().map(|i| &i.value))?;
+            }
+            Expr::Set(s) => self.visit_exprs(&s.elts)?,
+            Expr::Compare(c) => {
+                self.visit_expr(&c.left)?;
+                self.visit_exprs(c.comparators.iter())?;
+            }
+            Expr::StringLiteral(_)
+            | Expr::BytesLiteral(_)
+            | Expr::NumberLiteral(_)
+            | Expr::BooleanLiteral(_)
+            | Expr::NoneLiteral(_)
+            | Expr::EllipsisLiteral(_)
+            | Expr::IpyEscapeCommand(_) => {}
+            Expr::Attribute(a) => self.visit_expr(&a.value)?,
+            Expr::Subscript(s) => {
+                self.visit_expr(&s.value)?;
+                self.visit_expr(&s.slice)?;
+            }
+            Expr::Starred(s) => self.visit_expr(&s.value)?,
+            Expr::Slice(s) => {
+                let parts = [&s.lower, &s.upper, &s.step];
+                self.visit_exprs(parts.into_iter().filter_map(|p| p.as_deref()))?;
+            }
+            Expr::List(l) => self.visit_exprs(&l.elts)?,
+            Expr::Tuple(t) => self.visit_exprs(&t.elts)?,
+            Expr::Call(c) => {
+                self.visit_expr(&c.func)?;
+                if let ([Expr::Generator(g)], []) = (&*c.arguments.args, &*c.arguments.keywords) {
+                    if !g.parenthesized {
+                        return self.visit_call_generator(c, g);
+                    }
+                }
+                self.visit_exprs(c.arguments.args.iter())?;
+                self.visit_exprs(c.arguments.keywords.iter().map(|k| &k.value))?;
+            }
+            _ => self.visit_expr_other(e)?,
+        }
+        Ok(())
+    }
+
+    /// CPython places a generator that is a call's only argument at the call's parentheses.
+    #[inline(never)]
+    fn visit_call_generator(&mut self, c: &ast::ExprCall, g: &ast::ExprGenerator) -> Result<()> {
+        let at = self.loc(c.arguments.range);
+        let arg = &c.arguments.args[0];
+        self.enter_depth(arg.range())?;
+        let kind = ComprehensionKind::Generator;
+        self.visit_comprehension_expr(arg, kind, &g.generators, &g.elt, None, Some(at))?;
+        self.depth -= 1;
+        Ok(())
+    }
+
+    #[inline(never)]
+    fn visit_expr_other(&mut self, e: &Expr) -> Result<()> {
+        match e {
+            Expr::Named(n) => {
+                self.forbid_in_annotation("named expression", e)?;
+                self.visit_named(n)?;
+            }
             Expr::Lambda(l) => {
                 let params = l.parameters.as_deref();
                 if let Some(params) = params {
@@ -959,16 +1025,6 @@ impl<'a> Builder<'a> {
                 self.visit_expr(&l.body)?;
                 self.exit_block();
             }
-            Expr::If(i) => {
-                self.visit_expr(&i.test)?;
-                self.visit_expr(&i.body)?;
-                self.visit_expr(&i.orelse)?;
-            }
-            Expr::Dict(d) => {
-                self.visit_exprs(d.items.iter().filter_map(|i| i.key.as_ref()))?;
-                self.visit_exprs(d.items.iter().map(|i| &i.value))?;
-            }
-            Expr::Set(s) => self.visit_exprs(&s.elts)?,
             Expr::ListComp(c) => self.visit_comprehension_expr(
                 e,
                 ComprehensionKind::List,
@@ -1020,35 +1076,6 @@ impl<'a> Builder<'a> {
                 self.visit_expr(&a.value)?;
                 self.cur_scope().flags.coroutine = true;
             }
-            Expr::Compare(c) => {
-                self.visit_expr(&c.left)?;
-                self.visit_exprs(c.comparators.iter())?;
-            }
-            Expr::Call(c) => {
-                self.visit_expr(&c.func)?;
-                // CPython places a generator that is a call's only argument at the call's
-                // parentheses.
-                if let ([Expr::Generator(g)], []) = (&*c.arguments.args, &*c.arguments.keywords) {
-                    if !g.parenthesized {
-                        let at = self.loc(c.arguments.range);
-                        let arg = &c.arguments.args[0];
-                        self.enter_depth(arg.range())?;
-                        let kind = ComprehensionKind::Generator;
-                        self.visit_comprehension_expr(
-                            arg,
-                            kind,
-                            &g.generators,
-                            &g.elt,
-                            None,
-                            Some(at),
-                        )?;
-                        self.depth -= 1;
-                        return Ok(());
-                    }
-                }
-                self.visit_exprs(c.arguments.args.iter())?;
-                self.visit_exprs(c.arguments.keywords.iter().map(|k| &k.value))?;
-            }
             Expr::FString(f) => {
                 let parts = f.value.as_slice();
                 for part in parts {
@@ -1070,23 +1097,6 @@ impl<'a> Builder<'a> {
                     self.visit_interpolations(&part.elements, None)?;
                 }
             }
-            Expr::StringLiteral(_)
-            | Expr::BytesLiteral(_)
-            | Expr::NumberLiteral(_)
-            | Expr::BooleanLiteral(_)
-            | Expr::NoneLiteral(_)
-            | Expr::EllipsisLiteral(_)
-            | Expr::IpyEscapeCommand(_) => {}
-            Expr::Attribute(a) => self.visit_expr(&a.value)?,
-            Expr::Subscript(s) => {
-                self.visit_expr(&s.value)?;
-                self.visit_expr(&s.slice)?;
-            }
-            Expr::Starred(s) => self.visit_expr(&s.value)?,
-            Expr::Slice(s) => {
-                let parts = [&s.lower, &s.upper, &s.step];
-                self.visit_exprs(parts.into_iter().filter_map(|p| p.as_deref()))?;
-            }
             Expr::Name(n) => {
                 let load = n.ctx == ExprContext::Load;
                 let loc = self.loc(n.range);
@@ -1099,8 +1109,7 @@ impl<'a> Builder<'a> {
                     self.add_def("__class__", F::USE, loc)?;
                 }
             }
-            Expr::List(l) => self.visit_exprs(&l.elts)?,
-            Expr::Tuple(t) => self.visit_exprs(&t.elts)?,
+            _ => {}
         }
         Ok(())
     }

@@ -342,3 +342,26 @@ fn line_index_counts_bytes_and_all_newlines() {
     assert_eq!(index.position(7), (3, 0));
     assert_eq!(index.position(9), (4, 0));
 }
+
+#[test]
+fn deep_nesting_is_an_error_not_a_crash() {
+    let handle = std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(|| {
+            let deep = format!("x = {}\n", "-".repeat(5000) + "1");
+            let parsed = ruff_python_parser::parse_module(&deep).expect("parses");
+            eprintln!("parsed");
+            let r = build(parsed.syntax(), &deep, PythonVersion::V3_13)
+                .err()
+                .map(|d| d.message);
+            eprintln!("built");
+            std::mem::forget(parsed);
+            r
+        })
+        .expect("thread");
+    let message = handle.join().expect("no stack overflow");
+    assert_eq!(
+        message.as_deref(),
+        Some("maximum recursion depth exceeded during compilation")
+    );
+}
