@@ -108,7 +108,8 @@ impl Analyzer<'_> {
                 let inline = v.inlines_comprehensions()
                     && c.comprehension.is_some()
                     && !c.flags.generator
-                    && !(v.minor() >= 13 && sees_class);
+                    // 3.13 keeps those in annotation scopes within a class (3.12 refuses them).
+                    && (!sees_class || v.refuses_nested_scopes_in_class_annotation_scopes());
                 (c.flags.can_see_class_scope, inline)
             };
             let new_class_entry = match (child_sees_class, kind) {

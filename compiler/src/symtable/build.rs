@@ -18,27 +18,62 @@ pub(super) trait SymtableVersion: Copy {
     /// 3.10+: with `from __future__ import annotations`, annotations get throwaway scopes, and
     /// errors carry end positions and the location of the offending node.
     fn annotation_scopes(self) -> bool;
+    /// 3.11+: an async comprehension makes the enclosing function a coroutine.
+    fn async_comprehension_awaits_in_parent(self) -> bool;
     /// 3.12+: PEP 709 inlines list, set and dict comprehensions; PEP 695 scopes exist.
     fn inlines_comprehensions(self) -> bool;
+    /// 3.12 only: lambdas and comprehensions are refused in annotation scopes within a class
+    /// (3.13 allows them and does not inline those comprehensions).
+    fn refuses_nested_scopes_in_class_annotation_scopes(self) -> bool;
     /// 3.13+: `try` visits its handlers before its `else` block.
     fn handlers_before_else(self) -> bool;
-    /// 3.12 (as of 3.12.1) mangles every name in a generic class's type-parameter scope;
-    /// 3.13 only the type parameters.
+    /// 3.13+: type parameters may have defaults; type-variable scopes start at their
+    /// expression and name it in messages ("a TypeVar bound", "a TypeVar default", …).
+    fn type_param_defaults(self) -> bool;
+    /// 3.12 (as of 3.12.1) mangles every name in a generic class's type-parameter scope and
+    /// keeps the class's name for mangling after it; 3.13 mangles only the type parameters.
     fn mangles_only_type_params(self) -> bool;
+    /// Which f-string token CPython searches to place the lines of an f-string's expressions:
+    /// 3.8 the first of an implicit concatenation, 3.9–3.11 each, 3.12+ none (the tokenizer
+    /// knows).
+    fn fstring_search(self) -> FStringSearch;
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum FStringSearch {
+    FirstToken,
+    OwnToken,
+    None,
 }
 
 impl SymtableVersion for PythonVersion {
     fn annotation_scopes(self) -> bool {
         self.minor() >= 10
     }
+    fn async_comprehension_awaits_in_parent(self) -> bool {
+        self.minor() >= 11
+    }
     fn inlines_comprehensions(self) -> bool {
         self.minor() >= 12
+    }
+    fn refuses_nested_scopes_in_class_annotation_scopes(self) -> bool {
+        self.minor() == 12
     }
     fn handlers_before_else(self) -> bool {
         self.minor() >= 13
     }
+    fn type_param_defaults(self) -> bool {
+        self.minor() >= 13
+    }
     fn mangles_only_type_params(self) -> bool {
         self.minor() >= 13
+    }
+    fn fstring_search(self) -> FStringSearch {
+        match self.minor() {
+            8 => FStringSearch::FirstToken,
+            9..=11 => FStringSearch::OwnToken,
+            _ => FStringSearch::None,
+        }
     }
 }
 
@@ -794,14 +829,14 @@ impl<'a> Builder<'a> {
                     "a TypeVar bound"
                 };
                 // 3.12 places the bound's scope at the type parameter, 3.13 at the bound.
-                let at = if self.v.mangles_only_type_params() {
+                let at = if self.v.type_param_defaults() {
                     self.loc(bound.range())
                 } else {
                     loc
                 };
                 self.visit_type_variable(name, bound, (tp.range(), Role::Bound), info, at)?;
             }
-            if let (Some(default), true) = (default, self.v.handlers_before_else()) {
+            if let (Some(default), true) = (default, self.v.type_param_defaults()) {
                 let at = self.loc(default.range());
                 self.visit_type_variable(
                     name,
@@ -891,7 +926,7 @@ impl<'a> Builder<'a> {
                 format!("{what} cannot be used within an annotation")
             }
             ScopeKind::Annotation => format!("'{what}' can not be used within an annotation"),
-            ScopeKind::TypeVariable if self.v.mangles_only_type_params() => {
+            ScopeKind::TypeVariable if self.v.type_param_defaults() => {
                 format!(
                     "{what} cannot be used within {}",
                     self.extra[cur.0 as usize].scope_info
@@ -1006,7 +1041,9 @@ impl<'a> Builder<'a> {
                 if let Some(params) = params {
                     self.visit_defaults(params)?;
                 }
-                if self.v.minor() == 12 && self.sees_class_scope() {
+                if self.v.refuses_nested_scopes_in_class_annotation_scopes()
+                    && self.sees_class_scope()
+                {
                     return Err(self.err(
                         "Cannot use lambda in annotation scope within class scope".into(),
                         self.loc(l.range),
@@ -1083,9 +1120,11 @@ impl<'a> Builder<'a> {
                         // Before 3.12 an f-string's expressions were parsed on their own and
                         // placed by searching their text in the string token: in 3.8 the
                         // first token of an implicit concatenation, later the token itself.
-                        let search = match (self.v.minor(), parts.first()) {
-                            (8, Some(first)) => Some((first.range(), f.range.start())),
-                            (9..=11, _) => Some((fs.range, fs.range.start())),
+                        let search = match (self.v.fstring_search(), parts.first()) {
+                            (FStringSearch::FirstToken, Some(first)) => {
+                                Some((first.range(), f.range.start()))
+                            }
+                            (FStringSearch::OwnToken, _) => Some((fs.range, fs.range.start())),
                             _ => None,
                         };
                         self.visit_interpolations(&fs.elements, search)?;
@@ -1262,7 +1301,7 @@ impl<'a> Builder<'a> {
         at: Option<Loc>,
     ) -> Result<()> {
         let v = self.v;
-        if v.minor() == 12 && self.sees_class_scope() {
+        if v.refuses_nested_scopes_in_class_annotation_scopes() && self.sees_class_scope() {
             return Err(self.err(
                 "Cannot use comprehension in annotation scope within class scope".into(),
                 at.unwrap_or_else(|| self.loc(e.range())),
@@ -1320,7 +1359,7 @@ impl<'a> Builder<'a> {
         flags.generator = is_generator;
         let is_async = flags.coroutine && !is_generator;
         self.exit_block();
-        if is_async && v.minor() >= 11 {
+        if is_async && v.async_comprehension_awaits_in_parent() {
             self.cur_scope().flags.coroutine = true;
         }
         Ok(())
