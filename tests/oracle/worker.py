@@ -153,6 +153,54 @@ def op_tables(req):
     return {"code_objects": out}
 
 
+SYMBOL_PROPERTIES = ("is_referenced", "is_parameter", "is_global", "is_nonlocal",
+                     "is_declared_global", "is_local", "is_annotated", "is_free",
+                     "is_imported", "is_assigned")
+
+
+def op_symtable(req):
+    """The `symtable` module's scope tree of a file (type, name, lineno, children, and per
+    symbol its raw flags and every is_* property), and per code object of compile() (walk
+    order) its name, firstlineno, co_flags, co_cellvars, co_freevars and co_varnames; 3.11+
+    also its localsplus names and kinds (rebuilt from those three, without CO_FAST_HIDDEN)."""
+    import symtable
+    with open(req["path"], "rb") as f:
+        source = f.read()
+
+    def scope(table):
+        raw = table._table
+        symbols = []
+        for name, flags in raw.symbols.items():
+            sym = table.lookup(name)
+            symbols.append({"name": name, "flags": flags,
+                            "props": [p for p in SYMBOL_PROPERTIES if getattr(sym, p)()]})
+        return {"type": str(getattr(table.get_type(), "value", table.get_type())),
+                "raw_type": raw.type, "name": raw.name, "lineno": raw.lineno,
+                "nested": bool(raw.nested), "varnames": list(raw.varnames),
+                "symbols": symbols, "children": [scope(c) for c in table.get_children()]}
+
+    try:
+        try:
+            top = symtable.symtable(source, req["path"], "exec")
+        except TypeError:
+            top = symtable.symtable(importlib.util.decode_source(source), req["path"], "exec")
+        code = compile(source, req["path"], "exec", dont_inherit=True)
+    except (SyntaxError, ValueError, SystemError) as e:  # SystemError: 3.12.1's own bugs
+        return {"ok": False, "error": {
+            "type": type(e).__name__, "msg": str(getattr(e, "msg", e)),
+            "lineno": getattr(e, "lineno", None), "offset": getattr(e, "offset", None)}}
+    codes = []
+    for co in walk(code):
+        entry = {"name": co.co_name, "firstlineno": co.co_firstlineno, "flags": co.co_flags,
+                 "cellvars": list(co.co_cellvars), "freevars": list(co.co_freevars),
+                 "varnames": list(co.co_varnames)}
+        if hasattr(co, "_co_localsplusnames"):
+            entry["localsplus"] = [[n, k] for n, k in zip(co._co_localsplusnames,
+                                                          co._co_localspluskinds)]
+        codes.append(entry)
+    return {"ok": True, "top": scope(top), "code_objects": codes}
+
+
 def op_dis(req):
     code = compile_file(req["path"], req.get("optimize", 0))
     buf = io.StringIO()

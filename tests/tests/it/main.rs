@@ -5,3 +5,4 @@ mod marshal;
 mod opcodes;
 mod pyc;
 mod tables;
+mod symtable;
