@@ -202,7 +202,9 @@ def op_symtable(req):
 
 
 def op_dis(req):
-    code = compile_file(req["path"], req.get("optimize", 0))
+    # What a pyc holds is the code object marshal loads back, which can list frozenset
+    # members in another order than the freshly compiled one.
+    code = marshal.loads(marshal.dumps(compile_file(req["path"], req.get("optimize", 0))))
     buf = io.StringIO()
     if req.get("show_code"):
         for co in walk(code):

@@ -1,8 +1,9 @@
 //! The single integration-test binary: unit-crossing and differential tests.
 
+mod dis;
 mod errors;
 mod marshal;
 mod opcodes;
 mod pyc;
-mod tables;
 mod symtable;
+mod tables;
