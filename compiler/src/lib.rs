@@ -10,7 +10,9 @@ use std::fmt;
 
 use pyc_assembler::{CodeObject, PythonVersion};
 
+pub mod checks;
 pub mod diagnostic;
+pub mod fold;
 pub mod parse;
 pub mod source;
 pub mod symtable;
