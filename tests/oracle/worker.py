@@ -260,6 +260,9 @@ OPS = {name[3:]: fn for name, fn in globals().items() if name.startswith("op_")}
 
 def main():
     sys.dont_write_bytecode = True
+    # Compiling the stdlib's test data warns (SyntaxWarning, DeprecationWarning): not our news.
+    import warnings
+    warnings.simplefilter("ignore")
     out = sys.stdout
     for line in sys.stdin:
         if not line.strip():
