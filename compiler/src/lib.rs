@@ -1,11 +1,21 @@
 //! `pyc-compiler`: Python source to CPython code objects.
 //!
-//! Code generation lands version by version; until a target's code generation exists,
-//! [`compile`] refuses it with [`CompileError::UnsupportedTarget`].
+//! The pipeline (see `docs/ARCHITECTURE.md`): [`source`] decodes bytes as CPython does (PEP 263
+//! cookies, BOM); [`parse`] parses with `ruff_python_parser` and words syntax errors as the
+//! target version does; [`symtable`] resolves every name's scope. Code generation lands version
+//! by version; until a target's code generation exists, [`compile`] refuses it with
+//! [`CompileError::UnsupportedTarget`].
 
 use std::fmt;
 
 use pyc_assembler::{CodeObject, PythonVersion};
+
+pub mod diagnostic;
+pub mod parse;
+pub mod source;
+pub mod symtable;
+
+pub use diagnostic::{Diagnostic, ErrorKind};
 
 /// What to compile for.
 #[derive(Clone, Debug)]
@@ -20,6 +30,8 @@ pub struct CompileOptions {
 pub enum CompileError {
     /// No code generation exists for this target yet.
     UnsupportedTarget(PythonVersion),
+    /// The source is not valid for the target: the error CPython would raise.
+    Source(Diagnostic),
 }
 
 impl fmt::Display for CompileError {
@@ -30,6 +42,7 @@ impl fmt::Display for CompileError {
                 "code generation for Python {v} is not implemented yet; \
                  pyc-build can read and disassemble {v} pycs but cannot compile for it"
             ),
+            CompileError::Source(d) => d.fmt(f),
         }
     }
 }

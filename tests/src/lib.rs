@@ -1,1 +1,331 @@
-//! Test support: discovery of real CPython interpreters and the oracle worker protocol.
+//! Test support: discovery of real CPython interpreters, the oracle worker protocol, the
+//! standard-library corpus and the recorded floors of differential figures.
+//!
+//! Environment variables:
+//! - `PYC_PYTHON_3_X`: the interpreter to use for 3.X (otherwise `pyenv root`, then PATH).
+//! - `PYC_REQUIRE_ORACLES=1`: a missing interpreter fails the test instead of skipping it
+//!   (CI sets this).
+//! - `PYC_SWEEP=full`: sweep the whole standard library instead of a sample.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+
+use base64::Engine;
+use pyc_assembler::PythonVersion;
+use serde_json::{json, Value};
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
+}
+
+/// True when a missing interpreter must fail the tests (CI).
+pub fn oracles_required() -> bool {
+    std::env::var("PYC_REQUIRE_ORACLES").is_ok_and(|v| v == "1")
+}
+
+/// True when differential tests sweep the whole standard library.
+pub fn full_sweep() -> bool {
+    std::env::var("PYC_SWEEP").is_ok_and(|v| v == "full")
+}
+
+/// Finds the interpreter for `v`, or says why there is none.
+pub fn find_interpreter(v: PythonVersion) -> Result<PathBuf, String> {
+    let var = format!("PYC_PYTHON_3_{}", v.minor());
+    if let Ok(p) = std::env::var(&var) {
+        return Ok(PathBuf::from(p));
+    }
+    let mut candidates = Vec::new();
+    if let Ok(out) = Command::new("pyenv").arg("root").output() {
+        let root = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+        if let Ok(entries) = std::fs::read_dir(root.join("versions")) {
+            let prefix = format!("{v}.");
+            let mut found: Vec<(u32, PathBuf)> = entries
+                .flatten()
+                .filter_map(|e| {
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    let patch = name.strip_prefix(&prefix)?.parse::<u32>().ok()?;
+                    Some((patch, e.path().join("bin/python3")))
+                })
+                .collect();
+            found.sort();
+            candidates.extend(found.into_iter().rev().map(|(_, p)| p));
+        }
+    }
+    candidates.push(PathBuf::from(format!("python{v}")));
+    candidates.push(PathBuf::from("python3"));
+    for c in candidates {
+        let out = Command::new(&c)
+            .args(["-c", "import sys; print('%d.%d' % sys.version_info[:2])"])
+            .output();
+        if let Ok(out) = out {
+            if out.status.success() && String::from_utf8_lossy(&out.stdout).trim() == v.to_string()
+            {
+                return Ok(c);
+            }
+        }
+    }
+    Err(format!(
+        "no CPython {v} interpreter found (set {var}, or install it with pyenv)"
+    ))
+}
+
+/// A long-lived CPython process answering the oracle protocol (`tests/oracle/worker.py`).
+pub struct Oracle {
+    pub version: PythonVersion,
+    /// The interpreter's full version, e.g. `3.11.7`.
+    pub full_version: String,
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+}
+
+impl Oracle {
+    /// Starts the worker for `v`. Returns `None` (after printing why) when the interpreter is
+    /// missing, unless [`oracles_required`], in which case it panics.
+    pub fn start(v: PythonVersion) -> Option<Oracle> {
+        let python = match find_interpreter(v) {
+            Ok(p) => p,
+            Err(why) if oracles_required() => panic!("{why} (PYC_REQUIRE_ORACLES=1)"),
+            Err(why) => {
+                eprintln!("skipped {v}: {why}");
+                return None;
+            }
+        };
+        let mut child = Command::new(&python)
+            .arg("-I")
+            .arg("-B")
+            .arg(repo_root().join("tests/oracle/worker.py"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .env("PYTHONDONTWRITEBYTECODE", "1")
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", python.display()));
+        let stdin = child.stdin.take().expect("piped stdin");
+        let stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
+        let mut oracle = Oracle {
+            version: v,
+            full_version: String::new(),
+            child,
+            stdin,
+            stdout,
+        };
+        let reply = oracle.request(json!({"op": "version"}));
+        oracle.full_version = reply["version"].as_str().unwrap_or("?").to_string();
+        Some(oracle)
+    }
+
+    /// Sends one request and returns the reply; panics when the worker reports an internal
+    /// error or dies, since a test cannot go on without its oracle.
+    pub fn request(&mut self, req: Value) -> Value {
+        let mut line = req.to_string();
+        line.push('\n');
+        self.stdin
+            .write_all(line.as_bytes())
+            .and_then(|_| self.stdin.flush())
+            .expect("oracle worker stdin");
+        let mut reply = String::new();
+        self.stdout
+            .read_line(&mut reply)
+            .expect("oracle worker stdout");
+        let value: Value = serde_json::from_str(&reply)
+            .unwrap_or_else(|e| panic!("oracle {} replied {reply:?}: {e}", self.version));
+        if let Some(err) = value.get("internal_error") {
+            panic!("oracle {} failed on {req}: {err}", self.version);
+        }
+        value
+    }
+
+    /// `marshal.dumps(compile(source_of(path)))`, or the compile error as JSON.
+    pub fn compile(&mut self, path: &Path) -> Result<Vec<u8>, Value> {
+        let reply = self.request(json!({"op": "compile", "path": path}));
+        if reply["ok"].as_bool() == Some(true) {
+            Ok(unb64(&reply["marshal"]))
+        } else {
+            Err(reply["error"].clone())
+        }
+    }
+
+    /// The `.py` files of this interpreter's standard library (without `site-packages`),
+    /// sorted; every `n`th one unless [`full_sweep`].
+    pub fn stdlib_corpus(&mut self, sample_every: usize) -> Vec<PathBuf> {
+        let reply = self.request(json!({"op": "stdlib"}));
+        let root = PathBuf::from(reply["path"].as_str().expect("stdlib path"));
+        let mut files = Vec::new();
+        collect_py(&root, &mut files);
+        files.sort();
+        if !full_sweep() {
+            files = files.into_iter().step_by(sample_every.max(1)).collect();
+        }
+        files
+    }
+}
+
+impl Drop for Oracle {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn collect_py(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let path = e.path();
+        let Ok(ft) = e.file_type() else { continue };
+        if ft.is_dir() {
+            if e.file_name() != "site-packages" && e.file_name() != "__pycache__" {
+                collect_py(&path, out);
+            }
+        } else if ft.is_file() && path.extension().is_some_and(|x| x == "py") {
+            out.push(path);
+        }
+    }
+}
+
+/// Base64 of bytes, for requests.
+pub fn b64(data: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(data)
+}
+
+/// Bytes from a base64 JSON string, from replies.
+pub fn unb64(v: &Value) -> Vec<u8> {
+    base64::engine::general_purpose::STANDARD
+        .decode(v.as_str().expect("base64 string"))
+        .expect("valid base64")
+}
+
+/// The path of a stdlib file relative to the stdlib root, for messages.
+pub fn short(path: &Path) -> String {
+    let s = path.to_string_lossy();
+    match s.find("/lib/python3.") {
+        Some(i) => s[i + 1..].splitn(3, '/').nth(2).unwrap_or(&s).to_string(),
+        None => s.into_owned(),
+    }
+}
+
+/// A differential figure: how many of `total` matched, printed and checked against the
+/// floor recorded in `tests/floors.txt` for `(name, version)`.
+pub struct Figure {
+    pub name: &'static str,
+    pub version: PythonVersion,
+    pub matched: usize,
+    pub total: usize,
+    /// The first few mismatches, for the failure message.
+    pub examples: Vec<String>,
+}
+
+impl Figure {
+    pub fn new(name: &'static str, version: PythonVersion) -> Figure {
+        Figure {
+            name,
+            version,
+            matched: 0,
+            total: 0,
+            examples: Vec::new(),
+        }
+    }
+
+    /// Counts one case; `Err` holds what differed.
+    pub fn record(&mut self, outcome: Result<(), String>) {
+        self.total += 1;
+        match outcome {
+            Ok(()) => self.matched += 1,
+            Err(why) => {
+                if self.examples.len() < 10 {
+                    self.examples.push(why);
+                }
+            }
+        }
+    }
+
+    pub fn percent(&self) -> f64 {
+        if self.total == 0 {
+            100.0
+        } else {
+            100.0 * self.matched as f64 / self.total as f64
+        }
+    }
+
+    /// Prints the figure and fails when it is below its recorded floor.
+    pub fn check(&self) {
+        let floor = floor(self.name, self.version);
+        println!(
+            "{} {}: {}/{} identical ({:.2}%, floor {floor}%){}",
+            self.name,
+            self.version,
+            self.matched,
+            self.total,
+            self.percent(),
+            if full_sweep() { "" } else { " [sample]" }
+        );
+        for e in &self.examples {
+            println!("  differs: {e}");
+        }
+        assert!(
+            self.total > 0,
+            "{} {}: nothing was compared",
+            self.name,
+            self.version
+        );
+        assert!(
+            self.percent() >= floor,
+            "{} {}: {:.2}% is below the recorded floor {floor}%; first differences:\n{}",
+            self.name,
+            self.version,
+            self.percent(),
+            self.examples.join("\n")
+        );
+    }
+}
+
+/// The floor recorded for a figure in `tests/floors.txt` (lines `name version percent`);
+/// 100 when none is recorded.
+pub fn floor(name: &str, v: PythonVersion) -> f64 {
+    let text = std::fs::read_to_string(repo_root().join("tests/floors.txt")).unwrap_or_default();
+    let version = v.to_string();
+    text.lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .find_map(|l| {
+            let mut parts = l.split_whitespace();
+            let (n, ver, p) = (parts.next()?, parts.next()?, parts.next()?);
+            (n == name && ver == version).then(|| p.parse().ok())?
+        })
+        .unwrap_or(100.0)
+}
+
+/// Runs `f` with the oracle of every supported version that is available, in parallel
+/// threads (one per version; each owns its worker).
+pub fn for_each_version(f: impl Fn(&mut Oracle) + Sync) {
+    std::thread::scope(|s| {
+        let handles: Vec<_> = PythonVersion::ALL
+            .into_iter()
+            .map(|v| {
+                let f = &f;
+                s.spawn(move || {
+                    if let Some(mut oracle) = Oracle::start(v) {
+                        f(&mut oracle)
+                    }
+                })
+            })
+            .collect();
+        let mut failures = Vec::new();
+        for (v, h) in PythonVersion::ALL.into_iter().zip(handles) {
+            if let Err(e) = h.join() {
+                let msg = e
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_default();
+                failures.push(format!("{v}: {msg}"));
+            }
+        }
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
+    });
+}

@@ -1,1 +1,3 @@
 //! The single integration-test binary: unit-crossing and differential tests.
+
+mod opcodes;

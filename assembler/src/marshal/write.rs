@@ -1,0 +1,756 @@
+//! The marshal writers: the plain one that chooses encodings as CPython does, and the one that
+//! replays a [`Layout`](super::Layout). Both walk the value with an explicit stack.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+use num_bigint::BigInt;
+
+use super::codes::*;
+use super::read::{parse_float_text, registers};
+use super::{LayoutItem, MarshalError};
+use crate::code::{local_kind, CodeObject, Constant, LocalPlus, Locals, PyStr};
+use crate::version::{LocalsLayout, PythonVersion};
+
+/// Something marshal writes as one object: a constant, or one of the fields of a code object
+/// (which our model keeps in other types than `Constant`).
+#[derive(Clone)]
+pub(crate) enum Obj<'a> {
+    /// A constant; `in_consts` when it sits in `co_consts`, where CPython interns strings
+    /// made only of name characters.
+    Const(&'a Constant, bool),
+    /// `co_consts` itself.
+    Consts(&'a [Constant]),
+    Str(Cow<'a, PyStr>, StrRole),
+    Bytes(Cow<'a, [u8]>),
+    /// A tuple of names (`co_names`, `co_varnames`, `co_localsplusnames`...).
+    Names(Names<'a>),
+    Code(&'a CodeObject),
+}
+
+/// Where a string field sits, which decides interning and sharing in the plain writer.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StrRole {
+    /// An identifier (a name, `co_name`, `co_qualname`): interned, written once and referenced.
+    Name,
+    /// `co_filename`: shared by every code object of a module, not interned.
+    Filename,
+}
+
+#[derive(Clone)]
+pub(crate) enum Names<'a> {
+    Strs(&'a [PyStr]),
+    Plus(&'a [LocalPlus]),
+    Owned(Vec<PyStr>),
+}
+
+impl Names<'_> {
+    fn len(&self) -> usize {
+        match self {
+            Names::Strs(s) => s.len(),
+            Names::Plus(p) => p.len(),
+            Names::Owned(o) => o.len(),
+        }
+    }
+
+    fn iter(&self) -> Box<dyn Iterator<Item = &PyStr> + '_> {
+        match self {
+            Names::Strs(s) => Box::new(s.iter()),
+            Names::Plus(p) => Box::new(p.iter().map(|l| &l.name)),
+            Names::Owned(o) => Box::new(o.iter()),
+        }
+    }
+}
+
+impl<'a> Obj<'a> {
+    pub(crate) fn constant(c: &'a Constant) -> Obj<'a> {
+        Obj::Const(c, false)
+    }
+}
+
+/// What kind of Python object an [`Obj`] is, for choosing and checking type codes.
+enum Shape<'s> {
+    /// `None`, `True`, `False`, `StopIteration`, `...`: their type code.
+    Singleton(u8),
+    Int(&'s BigInt),
+    Float(f64),
+    Complex(f64, f64),
+    Str(&'s PyStr),
+    Bytes(&'s [u8]),
+    Tuple(usize),
+    FrozenSet(usize),
+    Code,
+}
+
+impl Obj<'_> {
+    fn shape(&self) -> Shape<'_> {
+        match self {
+            Obj::Const(c, _) => match c {
+                Constant::None => Shape::Singleton(NONE),
+                Constant::StopIteration => Shape::Singleton(STOPITER),
+                Constant::Ellipsis => Shape::Singleton(ELLIPSIS),
+                Constant::Bool(true) => Shape::Singleton(TRUE),
+                Constant::Bool(false) => Shape::Singleton(FALSE),
+                Constant::Int(i) => Shape::Int(i),
+                Constant::Float(f) => Shape::Float(*f),
+                Constant::Complex { re, im } => Shape::Complex(*re, *im),
+                Constant::Str(s) => Shape::Str(s),
+                Constant::Bytes(b) => Shape::Bytes(b),
+                Constant::Tuple(t) => Shape::Tuple(t.len()),
+                Constant::FrozenSet(s) => Shape::FrozenSet(s.len()),
+                Constant::Code(_) => Shape::Code,
+            },
+            Obj::Consts(t) => Shape::Tuple(t.len()),
+            Obj::Str(s, _) => Shape::Str(s),
+            Obj::Bytes(b) => Shape::Bytes(b),
+            Obj::Names(n) => Shape::Tuple(n.len()),
+            Obj::Code(_) => Shape::Code,
+        }
+    }
+
+    /// Equality of the values behind two objects, whatever field type holds them, with
+    /// frozenset members compared in order (a reference copies its target exactly).
+    fn same(&self, other: &Obj<'_>) -> bool {
+        match (self.norm(), other.norm()) {
+            (Norm::Const(a), Norm::Const(b)) => same_values(vec![(a, b)]),
+            (Norm::Items(a), Norm::Items(b)) => {
+                a.len() == b.len() && same_values(a.iter().zip(b).collect())
+            }
+            (Norm::Str(a), Norm::Str(b)) => a == b,
+            (Norm::Bytes(a), Norm::Bytes(b)) => a == b,
+            (Norm::Code(a), Norm::Code(b)) => same_code(a, b, &mut Vec::new()),
+            (Norm::Names(a), Norm::Names(b)) => a.iter().eq(b.iter()),
+            (Norm::Names(n), Norm::Items(t)) | (Norm::Items(t), Norm::Names(n)) => {
+                n.len() == t.len()
+                    && n.iter()
+                        .zip(t)
+                        .all(|(a, b)| matches!(b, Constant::Str(b) if a == b))
+            }
+            _ => false,
+        }
+    }
+
+    fn norm(&self) -> Norm<'_> {
+        match self {
+            Obj::Const(c, _) => match c {
+                Constant::Str(s) => Norm::Str(s),
+                Constant::Bytes(b) => Norm::Bytes(b),
+                Constant::Tuple(t) => Norm::Items(t),
+                Constant::Code(c) => Norm::Code(c),
+                other => Norm::Const(other),
+            },
+            Obj::Consts(t) => Norm::Items(t),
+            Obj::Str(s, _) => Norm::Str(s),
+            Obj::Bytes(b) => Norm::Bytes(b),
+            Obj::Names(n) => Norm::Names(n),
+            Obj::Code(c) => Norm::Code(c),
+        }
+    }
+}
+
+/// Whether all pairs hold equal values, frozenset members compared in order: linear, and
+/// without recursion however deep the values nest.
+fn same_values<'c>(mut pairs: Vec<(&'c Constant, &'c Constant)>) -> bool {
+    while let Some(pair) = pairs.pop() {
+        let equal = match pair {
+            (Constant::Tuple(a), Constant::Tuple(b))
+            | (Constant::FrozenSet(a), Constant::FrozenSet(b)) => {
+                pairs.extend(a.iter().zip(b));
+                a.len() == b.len()
+            }
+            (Constant::Code(a), Constant::Code(b)) => same_code(a, b, &mut pairs),
+            (Constant::Tuple(_) | Constant::FrozenSet(_) | Constant::Code(_), _) => false,
+            (a, b) => a == b,
+        };
+        if !equal {
+            return false;
+        }
+    }
+    true
+}
+
+/// Compares every field of two code objects but their constants, which it queues as pairs
+/// (all of them, if called with an empty queue).
+fn same_code<'c>(
+    a: &'c CodeObject,
+    b: &'c CodeObject,
+    pairs: &mut Vec<(&'c Constant, &'c Constant)>,
+) -> bool {
+    let top = pairs.is_empty();
+    // Listing every field makes a new one a compile error here rather than a silent gap.
+    let CodeObject {
+        argcount,
+        posonlyargcount,
+        kwonlyargcount,
+        stacksize,
+        flags,
+        code,
+        consts,
+        names,
+        locals,
+        filename,
+        name,
+        qualname,
+        firstlineno,
+        linetable,
+        exceptiontable,
+    } = a;
+    let fields_equal = (argcount, posonlyargcount, kwonlyargcount, stacksize, flags)
+        == (
+            &b.argcount,
+            &b.posonlyargcount,
+            &b.kwonlyargcount,
+            &b.stacksize,
+            &b.flags,
+        )
+        && (code, names, locals, filename, name)
+            == (&b.code, &b.names, &b.locals, &b.filename, &b.name)
+        && (qualname, firstlineno, linetable, exceptiontable)
+            == (&b.qualname, &b.firstlineno, &b.linetable, &b.exceptiontable)
+        && consts.len() == b.consts.len();
+    if !fields_equal {
+        return false;
+    }
+    pairs.extend(consts.iter().zip(&b.consts));
+    !top || same_values(std::mem::take(pairs))
+}
+
+enum Norm<'s> {
+    Const(&'s Constant),
+    Items(&'s [Constant]),
+    Str(&'s PyStr),
+    Bytes(&'s [u8]),
+    Names(&'s Names<'s>),
+    Code(&'s CodeObject),
+}
+
+enum Task<'a> {
+    Obj(Obj<'a>),
+    /// A raw 32-bit integer (`co_firstlineno`).
+    Raw(u32),
+}
+
+enum Mode<'l, 'a> {
+    /// Choose encodings as CPython does; share repeated names through references.
+    Plain {
+        strings: HashMap<(Box<[u8]>, bool), u32>,
+        next_ref: u32,
+    },
+    /// Replay a layout; `table` holds the objects that took reference indexes.
+    Layout {
+        items: &'l [LayoutItem],
+        next: usize,
+        table: Vec<Obj<'a>>,
+    },
+}
+
+struct Writer<'l, 'a> {
+    out: Vec<u8>,
+    version: PythonVersion,
+    mode: Mode<'l, 'a>,
+}
+
+pub(crate) fn dumps(root: Obj<'_>, version: PythonVersion) -> Vec<u8> {
+    let mut w = Writer {
+        out: Vec::new(),
+        version,
+        mode: Mode::Plain {
+            strings: HashMap::new(),
+            next_ref: 0,
+        },
+    };
+    // The plain writer has no layout to violate: every value has an encoding.
+    match w.run(root) {
+        Ok(()) => w.out,
+        Err(e) => unreachable!("plain marshal writer failed: {e}"),
+    }
+}
+
+pub(crate) fn dumps_with_layout(
+    root: Obj<'_>,
+    items: &[LayoutItem],
+    version: PythonVersion,
+) -> Result<Vec<u8>, MarshalError> {
+    let mut w = Writer {
+        out: Vec::new(),
+        version,
+        mode: Mode::Layout {
+            items,
+            next: 0,
+            table: Vec::new(),
+        },
+    };
+    w.run(root)?;
+    if let Mode::Layout { items, next, .. } = &w.mode {
+        if *next != items.len() {
+            return Err(MarshalError::new(
+                w.out.len(),
+                format!(
+                    "the value ended with {} layout items left",
+                    items.len() - next
+                ),
+            ));
+        }
+    }
+    Ok(w.out)
+}
+
+/// A string made only of ASCII letters, digits and `_`, which CPython interns in constants.
+fn all_name_chars(s: &PyStr) -> bool {
+    s.as_bytes()
+        .iter()
+        .all(|&b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+/// Whether a frozenset appears anywhere inside `c` (including nested code objects).
+fn holds_frozenset(c: &Constant) -> bool {
+    let mut stack = vec![c];
+    while let Some(c) = stack.pop() {
+        match c {
+            Constant::FrozenSet(_) => return true,
+            Constant::Tuple(items) => stack.extend(items),
+            Constant::Code(code) => stack.extend(&code.consts),
+            _ => {}
+        }
+    }
+    false
+}
+
+/// The string's Latin-1 bytes, if every code point is below 256.
+fn latin1(s: &PyStr) -> Option<Cow<'_, [u8]>> {
+    if s.is_ascii() {
+        return Some(Cow::Borrowed(s.as_bytes()));
+    }
+    s.code_points()
+        .map(|c| u8::try_from(c).ok())
+        .collect::<Option<Vec<u8>>>()
+        .map(Cow::Owned)
+}
+
+/// The 15-bit digits of `|v|`, least significant first, as `TYPE_LONG` stores them.
+fn long_digits(v: &BigInt) -> Vec<u16> {
+    let words = v.magnitude().to_u32_digits();
+    let n = v.magnitude().bits().div_ceil(15) as usize;
+    (0..n)
+        .map(|i| {
+            let (w, s) = (15 * i / 32, 15 * i % 32);
+            let mut d = words[w] >> s;
+            if s > 17 {
+                if let Some(next) = words.get(w + 1) {
+                    d |= next << (32 - s);
+                }
+            }
+            (d & 0x7fff) as u16
+        })
+        .collect()
+}
+
+/// Whether a value of this shape can be written with type code `ty` (without `FLAG_REF`).
+fn fits(ty: u8, shape: &Shape<'_>) -> bool {
+    match (ty, shape) {
+        (_, Shape::Singleton(code)) => ty == *code,
+        (INT, Shape::Int(i)) => i32::try_from(*i).is_ok(),
+        (INT64, Shape::Int(i)) => i64::try_from(*i).is_ok(),
+        (LONG, Shape::Int(i)) => long_digits(i).len() <= i32::MAX as usize,
+        (FLOAT | BINARY_FLOAT, Shape::Float(_)) => true,
+        (COMPLEX | BINARY_COMPLEX, Shape::Complex(..)) => true,
+        (STRING, Shape::Bytes(_)) => true,
+        (UNICODE | INTERNED, Shape::Str(_)) => true,
+        (ASCII | ASCII_INTERNED, Shape::Str(s)) => latin1(s).is_some(),
+        (SHORT_ASCII | SHORT_ASCII_INTERNED, Shape::Str(s)) => {
+            latin1(s).is_some_and(|b| b.len() < 256)
+        }
+        (TUPLE, Shape::Tuple(_)) => true,
+        (SMALL_TUPLE, Shape::Tuple(n)) => *n < 256,
+        (FROZENSET, Shape::FrozenSet(_)) => true,
+        (CODE, Shape::Code) => true,
+        _ => false,
+    }
+}
+
+fn shape_name(shape: &Shape<'_>) -> &'static str {
+    match shape {
+        Shape::Singleton(NONE) => "None",
+        Shape::Singleton(STOPITER) => "StopIteration",
+        Shape::Singleton(ELLIPSIS) => "Ellipsis",
+        Shape::Singleton(_) => "bool",
+        Shape::Int(_) => "int",
+        Shape::Float(_) => "float",
+        Shape::Complex(..) => "complex",
+        Shape::Str(_) => "str",
+        Shape::Bytes(_) => "bytes",
+        Shape::Tuple(_) => "tuple",
+        Shape::FrozenSet(_) => "frozenset",
+        Shape::Code => "code object",
+    }
+}
+
+enum Choice {
+    /// Write a back reference with this type byte (`r`, or `r` with `FLAG_REF`).
+    Ref(u8, u32),
+    /// Write the object with this type byte.
+    Object(u8),
+}
+
+impl<'a> Writer<'_, 'a> {
+    fn run(&mut self, root: Obj<'a>) -> Result<(), MarshalError> {
+        let mut tasks = vec![Task::Obj(root)];
+        while let Some(task) = tasks.pop() {
+            match task {
+                Task::Raw(x) => self.u32(x),
+                Task::Obj(o) => self.object(o, &mut tasks)?,
+            }
+        }
+        Ok(())
+    }
+
+    fn u32(&mut self, x: u32) {
+        self.out.extend_from_slice(&x.to_le_bytes());
+    }
+
+    fn sized(&mut self, bytes: &[u8]) {
+        self.u32(bytes.len() as u32);
+        self.out.extend_from_slice(bytes);
+    }
+
+    fn error(&self, message: impl Into<String>) -> MarshalError {
+        MarshalError::new(self.out.len(), message)
+    }
+
+    /// The next layout item, in layout mode.
+    fn next_item(&mut self) -> Result<Option<LayoutItem>, MarshalError> {
+        let Mode::Layout { items, next, .. } = &mut self.mode else {
+            return Ok(None);
+        };
+        let Some(item) = items.get(*next) else {
+            return Err(MarshalError::new(
+                self.out.len(),
+                "the layout ended before the value did",
+            ));
+        };
+        *next += 1;
+        Ok(Some(item.clone()))
+    }
+
+    fn choose(&mut self, o: &Obj<'a>, shape: &Shape<'_>) -> Result<Choice, MarshalError> {
+        match self.next_item()? {
+            None => Ok(self.choose_plain(o, shape)),
+            Some(LayoutItem::Object(code)) => {
+                let ty = code & !FLAG_REF;
+                if !fits(ty, shape) {
+                    return Err(self.error(format!(
+                        "the layout has type code {code:#04x} where the value holds a {}",
+                        shape_name(shape)
+                    )));
+                }
+                if code & FLAG_REF != 0 && registers(ty) {
+                    if let Mode::Layout { table, .. } = &mut self.mode {
+                        table.push(o.clone());
+                    }
+                }
+                Ok(Choice::Object(code))
+            }
+            Some(LayoutItem::Ref { index, flagged }) => {
+                let Mode::Layout { table, .. } = &self.mode else {
+                    unreachable!("layout items come only in layout mode")
+                };
+                let target = table.get(index as usize);
+                if !matches!(shape, Shape::Singleton(_)) && target.is_some_and(|t| t.same(o)) {
+                    Ok(Choice::Ref(REF | if flagged { FLAG_REF } else { 0 }, index))
+                } else {
+                    Err(self.error(format!(
+                        "the layout refers to object {index} where the value holds a different {}",
+                        shape_name(shape)
+                    )))
+                }
+            }
+            Some(LayoutItem::FloatText(_)) => {
+                Err(self.error("the layout has float text where an object was expected"))
+            }
+        }
+    }
+
+    fn choose_plain(&mut self, o: &Obj<'a>, shape: &Shape<'_>) -> Choice {
+        let Mode::Plain { strings, next_ref } = &mut self.mode else {
+            unreachable!("plain choices come only in plain mode")
+        };
+        let code = match shape {
+            Shape::Singleton(code) => *code,
+            Shape::Int(i) if i32::try_from(*i).is_ok() => INT,
+            Shape::Int(_) => LONG,
+            Shape::Float(_) => BINARY_FLOAT,
+            Shape::Complex(..) => BINARY_COMPLEX,
+            Shape::Bytes(_) => STRING,
+            Shape::Tuple(n) if *n < 256 => SMALL_TUPLE,
+            Shape::Tuple(_) => TUPLE,
+            Shape::FrozenSet(_) => FROZENSET,
+            Shape::Code => CODE,
+            Shape::Str(s) => {
+                let (interned, shared) = match o {
+                    Obj::Str(_, StrRole::Name) => (true, true),
+                    Obj::Str(_, StrRole::Filename) => (false, true),
+                    Obj::Const(_, in_consts) => {
+                        let i = *in_consts && all_name_chars(s);
+                        (i, i)
+                    }
+                    _ => (false, false),
+                };
+                let code = match (s.is_ascii(), s.as_bytes().len() < 256, interned) {
+                    (true, true, true) => SHORT_ASCII_INTERNED,
+                    (true, true, false) => SHORT_ASCII,
+                    (true, false, true) => ASCII_INTERNED,
+                    (true, false, false) => ASCII,
+                    (false, _, true) => INTERNED,
+                    (false, _, false) => UNICODE,
+                };
+                if shared {
+                    let key = (Box::from(s.as_bytes()), interned);
+                    if let Some(&index) = strings.get(&key) {
+                        return Choice::Ref(REF, index);
+                    }
+                    strings.insert(key, *next_ref);
+                    *next_ref += 1;
+                    return Choice::Object(code | FLAG_REF);
+                }
+                code
+            }
+        };
+        Choice::Object(code)
+    }
+
+    fn object(&mut self, o: Obj<'a>, tasks: &mut Vec<Task<'a>>) -> Result<(), MarshalError> {
+        let shape = o.shape();
+        let code = match self.choose(&o, &shape)? {
+            Choice::Ref(code, index) => {
+                self.out.push(code);
+                self.u32(index);
+                return Ok(());
+            }
+            Choice::Object(code) => code,
+        };
+        self.out.push(code);
+        let ty = code & !FLAG_REF;
+        match shape {
+            Shape::Singleton(_) => {}
+            Shape::Int(i) => match ty {
+                INT => self.u32(i32::try_from(i).unwrap_or_default() as u32),
+                INT64 => {
+                    let v = i64::try_from(i).unwrap_or_default();
+                    self.out.extend_from_slice(&v.to_le_bytes());
+                }
+                _ => {
+                    let digits = long_digits(i);
+                    let n = digits.len() as i32;
+                    let n = if i.sign() == num_bigint::Sign::Minus {
+                        -n
+                    } else {
+                        n
+                    };
+                    self.u32(n as u32);
+                    for d in digits {
+                        self.out.extend_from_slice(&d.to_le_bytes());
+                    }
+                }
+            },
+            Shape::Float(f) => self.float(ty == FLOAT, f)?,
+            Shape::Complex(re, im) => {
+                self.float(ty == COMPLEX, re)?;
+                self.float(ty == COMPLEX, im)?;
+            }
+            Shape::Bytes(b) => self.sized(b),
+            Shape::Str(s) => match ty {
+                UNICODE | INTERNED => self.sized(s.as_bytes()),
+                _ => {
+                    // `fits` (layout) or `is_ascii` (plain) made sure of Latin-1.
+                    let bytes = latin1(s).unwrap_or_default();
+                    if matches!(ty, SHORT_ASCII | SHORT_ASCII_INTERNED) {
+                        self.out.push(bytes.len() as u8);
+                        self.out.extend_from_slice(&bytes);
+                    } else {
+                        self.sized(&bytes);
+                    }
+                }
+            },
+            Shape::Tuple(n) => {
+                if ty == SMALL_TUPLE {
+                    self.out.push(n as u8);
+                } else {
+                    self.u32(n as u32);
+                }
+                self.children(o, tasks);
+            }
+            Shape::FrozenSet(n) => {
+                self.u32(n as u32);
+                self.children(o, tasks);
+            }
+            Shape::Code => match o {
+                Obj::Code(c) => self.code(c, tasks),
+                Obj::Const(Constant::Code(c), _) => self.code(c, tasks),
+                _ => {}
+            },
+        }
+        Ok(())
+    }
+
+    fn float(&mut self, text: bool, f: f64) -> Result<(), MarshalError> {
+        if !text {
+            self.out.extend_from_slice(&f.to_le_bytes());
+            return Ok(());
+        }
+        let text = match self.next_item()? {
+            Some(LayoutItem::FloatText(t)) => t,
+            _ => return Err(self.error("the layout lacks the text of a text float")),
+        };
+        let parsed = parse_float_text(&text).map(f64::to_bits);
+        if parsed != Some(f.to_bits()) || text.len() > 255 {
+            return Err(self.error(format!(
+                "the layout's float text {:?} does not spell the value {f:?}",
+                String::from_utf8_lossy(&text)
+            )));
+        }
+        self.out.push(text.len() as u8);
+        self.out.extend_from_slice(&text);
+        Ok(())
+    }
+
+    /// Schedules the members of a tuple or frozenset, first member on top.
+    fn children(&self, o: Obj<'a>, tasks: &mut Vec<Task<'a>>) {
+        let start = tasks.len();
+        match o {
+            Obj::Const(Constant::Tuple(items), ctx) => {
+                tasks.extend(items.iter().map(|c| Task::Obj(Obj::Const(c, ctx))))
+            }
+            Obj::Const(Constant::FrozenSet(items), ctx) => {
+                let mut members: Vec<&Constant> = items.iter().collect();
+                // 3.11+ writes set members sorted by their own marshal bytes (bpo-37596).
+                // Members holding a frozenset themselves (which no compiled constant does)
+                // keep their order, so that sorting never nests.
+                if matches!(self.mode, Mode::Plain { .. })
+                    && self.version.has_qualname()
+                    && !items.iter().any(holds_frozenset)
+                {
+                    members.sort_by_cached_key(|c| dumps(Obj::Const(c, ctx), self.version));
+                }
+                tasks.extend(members.into_iter().map(|c| Task::Obj(Obj::Const(c, ctx))))
+            }
+            Obj::Consts(items) => {
+                tasks.extend(items.iter().map(|c| Task::Obj(Obj::Const(c, true))))
+            }
+            Obj::Names(names) => {
+                let role = StrRole::Name;
+                match names {
+                    Names::Strs(s) => tasks.extend(
+                        s.iter()
+                            .map(|s| Task::Obj(Obj::Str(Cow::Borrowed(s), role))),
+                    ),
+                    Names::Plus(p) => tasks.extend(
+                        p.iter()
+                            .map(|l| Task::Obj(Obj::Str(Cow::Borrowed(&l.name), role))),
+                    ),
+                    Names::Owned(o) => tasks.extend(
+                        o.into_iter()
+                            .map(|s| Task::Obj(Obj::Str(Cow::Owned(s), role))),
+                    ),
+                }
+            }
+            _ => {}
+        }
+        tasks[start..].reverse();
+    }
+
+    /// Writes the integer fields of a code object and schedules its object fields.
+    fn code(&mut self, c: &'a CodeObject, tasks: &mut Vec<Task<'a>>) {
+        let split = self.version.locals_layout() == LocalsLayout::Split;
+        let mut fields: Vec<Task<'a>> = vec![
+            Task::Obj(Obj::Bytes(Cow::Borrowed(&c.code))),
+            Task::Obj(Obj::Consts(&c.consts)),
+            Task::Obj(Obj::Names(Names::Strs(&c.names))),
+        ];
+        for x in [c.argcount, c.posonlyargcount, c.kwonlyargcount] {
+            self.u32(x);
+        }
+        if split {
+            let (nlocals, varnames, freevars, cellvars) = match &c.locals {
+                Locals::Split {
+                    nlocals,
+                    varnames,
+                    cellvars,
+                    freevars,
+                } => (
+                    *nlocals,
+                    Names::Strs(varnames),
+                    Names::Strs(freevars),
+                    Names::Strs(cellvars),
+                ),
+                Locals::Plus(_) => (
+                    c.nlocals(),
+                    Names::Owned(c.varnames()),
+                    Names::Owned(c.freevars()),
+                    Names::Owned(c.cellvars()),
+                ),
+            };
+            self.u32(nlocals);
+            fields.extend([varnames, freevars, cellvars].map(|n| Task::Obj(Obj::Names(n))));
+        } else {
+            let (names, kinds) = match &c.locals {
+                Locals::Plus(p) => (Names::Plus(p), p.iter().map(|l| l.kind).collect()),
+                Locals::Split {
+                    varnames,
+                    cellvars,
+                    freevars,
+                    ..
+                } => split_to_plus(varnames, cellvars, freevars),
+            };
+            fields.push(Task::Obj(Obj::Names(names)));
+            fields.push(Task::Obj(Obj::Bytes(Cow::Owned(kinds))));
+        }
+        self.u32(c.stacksize);
+        self.u32(c.flags);
+        fields.push(Task::Obj(Obj::Str(
+            Cow::Borrowed(&c.filename),
+            StrRole::Filename,
+        )));
+        fields.push(Task::Obj(Obj::Str(Cow::Borrowed(&c.name), StrRole::Name)));
+        if !split {
+            fields.push(Task::Obj(Obj::Str(
+                Cow::Borrowed(c.qualname_or_name()),
+                StrRole::Name,
+            )));
+        }
+        fields.push(Task::Raw(c.firstlineno));
+        fields.push(Task::Obj(Obj::Bytes(Cow::Borrowed(&c.linetable))));
+        if !split {
+            fields.push(Task::Obj(Obj::Bytes(Cow::Borrowed(&c.exceptiontable))));
+        }
+        tasks.extend(fields.into_iter().rev());
+    }
+}
+
+/// 3.11's `co_localsplusnames`/`co_localspluskinds` for locals in the 3.8–3.10 layout:
+/// the variables (an argument that is also a cell marked both), the other cells, the frees.
+fn split_to_plus(
+    varnames: &[PyStr],
+    cellvars: &[PyStr],
+    freevars: &[PyStr],
+) -> (Names<'static>, Vec<u8>) {
+    let mut names = Vec::new();
+    let mut kinds = Vec::new();
+    for v in varnames {
+        let cell = if cellvars.contains(v) {
+            local_kind::CELL
+        } else {
+            0
+        };
+        names.push(v.clone());
+        kinds.push(local_kind::LOCAL | cell);
+    }
+    for c in cellvars.iter().filter(|c| !varnames.contains(c)) {
+        names.push(c.clone());
+        kinds.push(local_kind::CELL);
+    }
+    for f in freevars {
+        names.push(f.clone());
+        kinds.push(local_kind::FREE);
+    }
+    (Names::Owned(names), kinds)
+}
