@@ -414,7 +414,10 @@ fn paren_constant(line: &mut Line, open: Span) -> Result<(ConstExpr, Span), AsmE
         line.next();
         return Ok((ConstExpr::Tuple(items), open.to(Line::span_of(t))));
     }
-    let (first, _) = constant(line)?;
+    // A leading minus is kept apart so that `(-0-1j)` keeps the sign of its zero.
+    let minus = line.here();
+    let negative = line.eat(Tok::Op, "-");
+    let (mut first, fspan) = constant(line)?;
     if let Some(sign) = line.peek().filter(|t| t.kind == Tok::Op) {
         let s = line.slice(sign);
         if s == "+" || s == "-" {
@@ -424,7 +427,8 @@ fn paren_constant(line: &mut Line, open: Span) -> Result<(ConstExpr, Span), AsmE
                 ConstExpr::Value(Constant::Int(i)) => i.to_string().parse::<f64>().ok(),
                 ConstExpr::Value(Constant::Float(f)) => Some(f),
                 _ => None,
-            };
+            }
+            .map(|r| if negative { -r } else { r });
             let im = match imag {
                 ConstExpr::Value(Constant::Complex { re, im }) if re.to_bits() == 0 => Some(im),
                 _ => None,
@@ -439,6 +443,16 @@ fn paren_constant(line: &mut Line, open: Span) -> Result<(ConstExpr, Span), AsmE
                 open.to(Line::span_of(end)),
             ));
         }
+    }
+    if negative {
+        first = match first {
+            ConstExpr::Value(Constant::Int(i)) => ConstExpr::Value(Constant::Int(-i)),
+            ConstExpr::Value(Constant::Float(f)) => ConstExpr::Value(Constant::Float(-f)),
+            ConstExpr::Value(Constant::Complex { re, im }) if re.to_bits() == 0 => {
+                ConstExpr::Value(Constant::Complex { re, im: -im })
+            }
+            _ => return Err(err(minus.to(fspan), "`-` applies to numbers only")),
+        };
     }
     items.push(first);
     loop {

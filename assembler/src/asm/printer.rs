@@ -77,15 +77,12 @@ fn decode(code: &CodeObject, v: PythonVersion) -> Option<Vec<Decoded>> {
         let target = target.flatten().filter(|_| arg % (2 / jump_unit(v)) == 0);
         out.push(Decoded {
             op,
-            arg: if kind == ArgKind::None { 0 } else { arg },
+            arg,
             start: start as u32,
             prefixes: (i - start) as u32,
             end: end as u32,
             target,
         });
-        if kind == ArgKind::None && arg != 0 {
-            return None;
-        }
         i = end;
     }
     Some(out)
@@ -144,7 +141,7 @@ fn walk_depth(code: &CodeObject, v: PythonVersion, ins: &[Decoded]) -> Result<u3
 
 /// Prints the module code object and everything nested in it.
 pub fn print(code: &CodeObject, v: PythonVersion) -> String {
-    let mut out = format!(".version {v}\n");
+    let head = format!(".version {v}\n");
     let ctx = Ctx {
         v,
         top: true,
@@ -154,47 +151,46 @@ pub fn print(code: &CodeObject, v: PythonVersion) -> String {
         nested: false,
         filename: None,
     };
-    let mut text = String::new();
-    block(code, &ctx, None, 0, Explicit::default(), &mut text);
-    // Verify; where a code object does not come back equal, spell everything out for it.
-    let first = format!("{out}{text}");
-    let mut failing = Vec::new();
-    match super::parse_and_assemble(&first, None) {
-        Ok((_, back)) => compare(code, &back, &mut Vec::new(), &mut failing),
-        Err(e) => {
-            if std::env::var("ASM_DEBUG").is_ok() {
-                eprintln!("{first}");
-                for er in &e {
-                    let (l, c) = er.line_col(&first);
-                    eprintln!("FIRST PASS {l}:{c} {er}");
-                }
-            }
-            let mut text = String::new();
-            let all = Explicit {
-                paths: Vec::new(),
-                all: true,
-                path: Vec::new(),
-            };
-            block(code, &ctx, None, 0, all, &mut text);
-            return format!("{out}{text}");
-        }
-    }
-    if std::env::var("ASM_DEBUG").is_ok() {
-        eprintln!("{first}");
-    }
-    if failing.is_empty() {
-        return first;
-    }
-    let mut text = String::new();
-    let explicit = Explicit {
-        paths: failing,
-        all: false,
-        path: Vec::new(),
+    let render = |explicit: Explicit| {
+        let mut text = head.clone();
+        block(code, &ctx, None, 0, explicit, &mut text);
+        text
     };
-    block(code, &ctx, None, 0, explicit, &mut text);
-    out.push_str(&text);
-    out
+    // Verify; where a code object does not come back equal, say more about it.
+    let mut levels: HashMap<Vec<usize>, u8> = HashMap::new();
+    let mut text = render(Explicit::default());
+    for _ in 0..=LEVELS {
+        let mut failing = Vec::new();
+        match super::parse_and_assemble(&text, None) {
+            Ok((_, back)) => compare(code, &back, &mut Vec::new(), &mut failing),
+            Err(_) => break,
+        }
+        if failing.is_empty() {
+            return text;
+        }
+        for p in failing {
+            let level = levels.entry(p).or_insert(0);
+            *level = (*level + 1).min(LEVELS);
+        }
+        text = render(Explicit {
+            levels: levels.clone(),
+            all: false,
+            path: Vec::new(),
+        });
+    }
+    match super::parse_and_assemble(&text, None) {
+        Ok(_) => text,
+        Err(_) => render(Explicit {
+            levels: HashMap::new(),
+            all: true,
+            path: Vec::new(),
+        }),
+    }
 }
+
+/// How many times the printer says more about a code object that did not come back equal:
+/// first every `EXTENDED_ARG`, then every table as bytes.
+const LEVELS: u8 = 2;
 
 /// Compares code objects field by field, collecting the paths (nested const indices) of those
 /// that differ.
@@ -220,9 +216,6 @@ fn compare(a: &CodeObject, b: &CodeObject, path: &mut Vec<usize>, out: &mut Vec<
         && a.linetable == b.linetable
         && a.exceptiontable == b.exceptiontable;
     if !same {
-        if std::env::var("ASM_DEBUG").is_ok() {
-            eprintln!("DIFFER {:?} {}\n{:?}\n{:?}", path, a.name, a, b);
-        }
         out.push(path.clone());
     }
     if a.consts.len() == b.consts.len() {
@@ -236,17 +229,26 @@ fn compare(a: &CodeObject, b: &CodeObject, path: &mut Vec<usize>, out: &mut Vec<
     }
 }
 
-/// Which code objects to print with every table spelled out (by path of const indices).
+/// How much to spell out, per code object (by path of const indices): level 1 writes every
+/// `EXTENDED_ARG`, level 2 also every table as bytes.
 #[derive(Clone, Default)]
 struct Explicit {
-    paths: Vec<Vec<usize>>,
+    levels: HashMap<Vec<usize>, u8>,
     all: bool,
     path: Vec<usize>,
 }
 
 impl Explicit {
+    fn level(&self) -> u8 {
+        if self.all {
+            2
+        } else {
+            self.levels.get(&self.path).copied().unwrap_or(0)
+        }
+    }
+
     fn here(&self) -> bool {
-        self.all || self.paths.contains(&self.path)
+        self.level() >= 2
     }
 }
 
@@ -714,7 +716,7 @@ fn block(
         }
         let minimal = units_for(d.arg) - 1;
         let inner = here.iter().any(|(_, k, _)| *k > 0);
-        let explicit_prefixes = d.prefixes != minimal || inner;
+        let explicit_prefixes = d.prefixes != minimal || inner || (explicit.level() >= 1 && d.prefixes > 0);
         for (_, k, p) in here.iter().filter(|(_, k, _)| *k == 0) {
             let _ = k;
             let _ = writeln!(out, "{ind}  .line {}", pos_text(p));
@@ -992,7 +994,8 @@ fn operand_text(
         (names.iter().position(|x| x == n) == Some(i as usize)).then(|| name_text(n, v))
     };
     match kind {
-        ArgKind::None => String::new(),
+        ArgKind::None if d.arg == 0 => String::new(),
+        ArgKind::None => raw(),
         ArgKind::Int => d.arg.to_string(),
         ArgKind::Const => match code.consts.get(d.arg as usize) {
             Some(c) => {
