@@ -175,6 +175,7 @@ fn block(b: &CodeBlock, ctx: &Ctx) -> Result<CodeObject, Vec<AsmError>> {
     }
 
     // Variables.
+    let plus = v.locals_layout() == crate::version::LocalsLayout::LocalsPlus;
     let mut varnames: Vec<PyStr> = Vec::new();
     let seen_var = |n: &PyStr, span: Span, list: &mut Vec<PyStr>, errors: &mut Vec<AsmError>| {
         if list.contains(n) {
@@ -192,22 +193,31 @@ fn block(b: &CodeBlock, ctx: &Ctx) -> Result<CodeObject, Vec<AsmError>> {
         seen_var(n, *s, &mut varnames, &mut errors);
     }
     let mut cellvars = Vec::new();
+    if !b.localsplus.is_empty() {
+        varnames.clear();
+    }
     for (n, s) in &b.cellvars {
         seen_var(n, *s, &mut cellvars, &mut errors);
     }
     let mut freevars = Vec::new();
     for (n, s) in &b.freevars {
-        if cellvars.contains(n) || varnames.contains(n) {
-            errors.push(err(
-                *s,
-                format!("free variable {n:?} is also a local or cell"),
-            ));
-        }
         seen_var(n, *s, &mut freevars, &mut errors);
     }
-    let plus = v.locals_layout() == crate::version::LocalsLayout::LocalsPlus;
+    let exact = plus && !b.localsplus.is_empty();
+    if exact {
+        let pick = |k: u8| {
+            b.localsplus
+                .iter()
+                .filter(|e| e.1 & k != 0)
+                .map(|e| e.0.clone())
+                .collect::<Vec<_>>()
+        };
+        varnames = pick(local_kind::LOCAL);
+        cellvars = pick(local_kind::CELL);
+        freevars = pick(local_kind::FREE);
+    }
     // Undeclared locals join in order of first use.
-    for (_, operand, _) in instrs(b) {
+    for (_, operand, _) in instrs(b).filter(|_| !exact) {
         let mut add = |n: &PyStr| {
             let known =
                 varnames.contains(n) || (plus && (cellvars.contains(n) || freevars.contains(n)));
@@ -224,12 +234,16 @@ fn block(b: &CodeBlock, ctx: &Ctx) -> Result<CodeObject, Vec<AsmError>> {
             _ => {}
         }
     }
-    let plus_names: Vec<PyStr> = varnames
-        .iter()
-        .cloned()
-        .chain(cellvars.iter().filter(|c| !varnames.contains(c)).cloned())
-        .chain(freevars.iter().cloned())
-        .collect();
+    let plus_names: Vec<PyStr> = if exact {
+        b.localsplus.iter().map(|e| e.0.clone()).collect()
+    } else {
+        varnames
+            .iter()
+            .cloned()
+            .chain(cellvars.iter().filter(|c| !varnames.contains(c)).cloned())
+            .chain(freevars.iter().cloned())
+            .collect()
+    };
     let local_index = |n: &PyStr| -> Option<u32> {
         if plus {
             plus_names.iter().position(|x| x == n).map(|i| i as u32)
@@ -639,7 +653,17 @@ fn block(b: &CodeBlock, ctx: &Ctx) -> Result<CodeObject, Vec<AsmError>> {
     let code_flags = b
         .flags
         .unwrap_or_else(|| default_flags(b, ctx, function, has_cells));
-    let locals = if plus {
+    let locals = if exact {
+        Locals::Plus(
+            b.localsplus
+                .iter()
+                .map(|(name, kind)| LocalPlus {
+                    name: name.clone(),
+                    kind: *kind,
+                })
+                .collect(),
+        )
+    } else if plus {
         let hidden: Vec<&PyStr> = b.hidden.iter().map(|(n, _)| n).collect();
         let kind = |n: &PyStr| {
             let mut k = 0;

@@ -122,6 +122,8 @@ pub struct CodeBlock {
     pub cellvars: Vec<(PyStr, Span)>,
     pub freevars: Vec<(PyStr, Span)>,
     pub hidden: Vec<(PyStr, Span)>,
+    /// `.localsplus`: the exact 3.11+ layout, names with their kind bytes.
+    pub localsplus: Vec<(PyStr, u8)>,
     pub consts: Vec<(ConstExpr, Span)>,
     pub names: Vec<(PyStr, Span)>,
     pub docstring: Option<(ConstExpr, Span)>,
@@ -1087,6 +1089,21 @@ fn directive(
         ".locals" => block.locals.extend(line.names("a variable name")?),
         ".cellvars" => block.cellvars.extend(line.names("a variable name")?),
         ".freevars" => block.freevars.extend(line.names("a variable name")?),
+        ".localsplus" => {
+            if v < PythonVersion::V3_11 {
+                return Err(err_hint(
+                    span,
+                    "locals-plus exist from 3.11 on",
+                    "use .locals, .cellvars, .freevars",
+                ));
+            }
+            while !line.at_end() {
+                let (n, _) = line.name("a variable name")?;
+                let k = line.uint("its kind byte")?;
+                let k = u8::try_from(k).map_err(|_| err(line.here(), "a kind is one byte"))?;
+                block.localsplus.push((n, k));
+            }
+        }
         ".hidden" => {
             if v < PythonVersion::V3_12 {
                 return Err(err_hint(

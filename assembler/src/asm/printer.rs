@@ -495,6 +495,50 @@ fn block(
     } else {
         &varnames[..]
     };
+    let exact = match &code.locals {
+        Locals::Plus(entries) => {
+            let standard: Vec<(PyStr, u8)> = varnames
+                .iter()
+                .chain(cellvars.iter().filter(|c| !varnames.contains(c)))
+                .chain(freevars.iter())
+                .map(|n| {
+                    let mut k = 0;
+                    for (list, bit) in [
+                        (&varnames, local_kind::LOCAL),
+                        (&cellvars, local_kind::CELL),
+                        (&freevars, local_kind::FREE),
+                        (&hidden, local_kind::HIDDEN),
+                    ] {
+                        if list.contains(n) {
+                            k |= bit;
+                        }
+                    }
+                    (n.clone(), k)
+                })
+                .collect();
+            let actual: Vec<(PyStr, u8)> =
+                entries.iter().map(|e| (e.name.clone(), e.kind)).collect();
+            (standard != actual).then_some(actual)
+        }
+        Locals::Split { .. } => None,
+    };
+    if let Some(entries) = &exact {
+        let list: Vec<String> = entries
+            .iter()
+            .map(|(n, k)| format!("{} {k:#04x}", name_text(n, v)))
+            .collect();
+        let _ = writeln!(out, "{insn_ind}.localsplus {}", list.join(" "));
+    }
+    let (rest, cellvars, freevars, hidden) = if exact.is_some() {
+        (
+            &varnames[varnames.len()..],
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+        )
+    } else {
+        (rest, cellvars, freevars, hidden)
+    };
     if !rest.is_empty() {
         let _ = writeln!(
             out,
@@ -716,7 +760,8 @@ fn block(
         }
         let minimal = units_for(d.arg) - 1;
         let inner = here.iter().any(|(_, k, _)| *k > 0);
-        let explicit_prefixes = d.prefixes != minimal || inner || (explicit.level() >= 1 && d.prefixes > 0);
+        let explicit_prefixes =
+            d.prefixes != minimal || inner || (explicit.level() >= 1 && d.prefixes > 0);
         for (_, k, p) in here.iter().filter(|(_, k, _)| *k == 0) {
             let _ = k;
             let _ = writeln!(out, "{ind}  .line {}", pos_text(p));
