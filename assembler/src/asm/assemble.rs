@@ -338,7 +338,7 @@ fn block(b: &CodeBlock, ctx: &Ctx) -> Result<CodeObject, Vec<AsmError>> {
     for (k, item) in b.items.iter().enumerate() {
         match item {
             Item::Label(l, s) => label_items.push((l.as_str(), k, *s)),
-            Item::Line(..) => {}
+            Item::Line(_) => {}
             Item::Prefix(s) => {
                 prefixes += 1;
                 last_prefix_span = Some(*s);
@@ -547,7 +547,7 @@ fn block(b: &CodeBlock, ctx: &Ctx) -> Result<CodeObject, Vec<AsmError>> {
         let mut prefix_seen = 0u32;
         for item in &b.items {
             match item {
-                Item::Line(p, _) => {
+                Item::Line(p) => {
                     let off = if next < pend.len() {
                         let extra = sizes[next] - 1 - pend[next].prefixes;
                         starts[next]
@@ -715,7 +715,6 @@ fn block(b: &CodeBlock, ctx: &Ctx) -> Result<CodeObject, Vec<AsmError>> {
                 .map(|(i, p)| Ins {
                     op: p.op,
                     arg: args[i],
-                    start: starts[i],
                     target: targets[i],
                     folded: None,
                 })

@@ -6,8 +6,10 @@ use logos::Logos;
 /// One token kind; its text is the slice of the source at its span.
 #[derive(Logos, Clone, Copy, Debug, PartialEq, Eq)]
 #[logos(skip r"[ \t\r\f]+")]
-#[logos(skip r"#[^\n]*")]
 pub enum Tok {
+    /// A comment, to the end of the line (skipped by [`lex`]).
+    #[token("#", rest_of_line)]
+    Comment,
     #[token("\n")]
     Newline,
     /// `.version`, `.code`, `.line`, ...
@@ -32,12 +34,14 @@ pub enum Tok {
     #[regex(r"[0-9][0-9_]*(\.[0-9_]*)?([eE][+-]?[0-9]+)?[jJ]")]
     Imag,
     /// A str literal in single or double quotes (no triple quotes, no raw strings).
-    #[regex(r#"'([^'\\\n]|\\[^\n])*'"#)]
-    #[regex(r#""([^"\\\n]|\\[^\n])*""#)]
+    #[token("'", |lex| quoted(lex, b'\''))]
+    #[token("\"", |lex| quoted(lex, b'"'))]
     Str,
     /// A bytes literal: `b'...'`.
-    #[regex(r#"[bB]'([^'\\\n]|\\[^\n])*'"#)]
-    #[regex(r#"[bB]"([^"\\\n]|\\[^\n])*""#)]
+    #[token("b'", |lex| quoted(lex, b'\''))]
+    #[token("b\"", |lex| quoted(lex, b'"'))]
+    #[token("B'", |lex| quoted(lex, b'\''))]
+    #[token("B\"", |lex| quoted(lex, b'"'))]
     Bytes,
     /// Operators: comparison and binary operator symbols, `-`, `+`, `@`, `->`, `/`, `*`, `**`.
     #[regex(r"[<>=!+\-*/%&|^~@]+")]
@@ -58,6 +62,31 @@ pub enum Tok {
     Comma,
     #[token(":")]
     Colon,
+}
+
+/// Consumes the rest of a quoted literal up to its closing `quote` (a loop, where a regex
+/// would make the generated lexer recurse once per character). Fails at a line end.
+fn quoted(lex: &mut logos::Lexer<Tok>, quote: u8) -> bool {
+    let rest = lex.remainder().as_bytes();
+    let mut i = 0;
+    while i < rest.len() {
+        match rest[i] {
+            b'\\' if rest.get(i + 1).is_some_and(|&c| c != b'\n') => i += 2,
+            b'\n' | b'\\' => break,
+            c if c == quote => {
+                lex.bump(i + 1);
+                return true;
+            }
+            _ => i += 1,
+        }
+    }
+    false
+}
+
+fn rest_of_line(lex: &mut logos::Lexer<Tok>) -> logos::Skip {
+    let n = lex.remainder().find('\n').unwrap_or(lex.remainder().len());
+    lex.bump(n);
+    logos::Skip
 }
 
 /// A token with its byte span.

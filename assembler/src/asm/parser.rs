@@ -74,7 +74,7 @@ pub enum Operand {
 #[derive(Clone, Debug)]
 pub enum Item {
     Label(String, Span),
-    Line(Pos, Span),
+    Line(Pos),
     /// An explicit `EXTENDED_ARG` prefix of the next instruction.
     Prefix(Span),
     Instr {
@@ -772,13 +772,36 @@ fn describe(kind: ArgKind) -> &'static str {
 pub fn parse(text: &str, default: Option<PythonVersion>) -> Result<Program, Vec<AsmError>> {
     let mut errors = Vec::new();
     let mut lines: Vec<Vec<Token>> = vec![Vec::new()];
+    // A line with a character that starts no token is reported once and skipped.
+    let mut bad_line = false;
     for t in lex(text) {
         match t {
-            Ok(t) if t.kind == Tok::Newline => lines.push(Vec::new()),
-            Ok(t) => lines.last_mut().map_or((), |l| l.push(t)),
+            Ok(t) if t.kind == Tok::Newline => {
+                lines.push(Vec::new());
+                bad_line = false;
+            }
+            Ok(t) if !bad_line => {
+                if let Some(l) = lines.last_mut() {
+                    l.push(t)
+                }
+            }
+            Ok(_) => {}
             Err((start, end)) => {
-                errors.push(err(Span { start, end }, "unexpected character"));
-                lines.last_mut().map_or((), |l| l.clear());
+                if !bad_line {
+                    let what = text.get(start..end).unwrap_or("");
+                    let hint = if what.starts_with(['\'', '"']) {
+                        Some("close the string on the same line")
+                    } else {
+                        None
+                    };
+                    let mut e = err(Span { start, end }, format!("unexpected `{what}`"));
+                    e.hint = hint.map(String::from);
+                    errors.push(e);
+                }
+                bad_line = true;
+                if let Some(l) = lines.last_mut() {
+                    l.clear()
+                }
             }
         }
     }
@@ -1149,7 +1172,7 @@ fn directive(
                     format!("{v} cannot mark code without a line"),
                 ));
             }
-            block.items.push(Item::Line(pos, span.to(line.eol)));
+            block.items.push(Item::Line(pos));
         }
         ".exception" => {
             if !v.has_exception_table() {

@@ -102,7 +102,6 @@ fn walk_depth(code: &CodeObject, v: PythonVersion, ins: &[Decoded]) -> Result<u3
         .map(|d| Ins {
             op: d.op,
             arg: d.arg,
-            start: d.start,
             target: d.target.and_then(at),
             folded: None,
         })

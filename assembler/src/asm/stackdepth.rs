@@ -11,8 +11,6 @@ use crate::PythonVersion;
 pub struct Ins {
     pub op: &'static Opcode,
     pub arg: u32,
-    /// Code-unit offset of the first unit (its `EXTENDED_ARG` prefixes included).
-    pub start: u32,
     /// The jump target, as an index into the instructions.
     pub target: Option<usize>,
     /// For 3.8/3.9: a `LOAD_CONST` of a tuple CPython's peephole optimizer made from this
@@ -261,7 +259,6 @@ mod tests {
             .map(|(i, &(name, arg, target))| Ins {
                 op: v.opcodes().by_name(name).unwrap(),
                 arg,
-                start: i as u32,
                 target,
                 folded: None,
             })

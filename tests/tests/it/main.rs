@@ -1,3 +1,4 @@
 //! The single integration-test binary: unit-crossing and differential tests.
 
+mod asm;
 mod opcodes;
