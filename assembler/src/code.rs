@@ -217,10 +217,10 @@ impl PartialEq for Constant {
             (Str(a), Str(b)) => a == b,
             (Bytes(a), Bytes(b)) => a == b,
             (Tuple(a), Tuple(b)) => a == b,
+            // Members of a set are distinct, so with equal sizes one inclusion suffices; the
+            // in-order check first keeps nested frozensets linear.
             (FrozenSet(a), FrozenSet(b)) => {
-                a.len() == b.len()
-                    && a.iter().all(|x| b.contains(x))
-                    && b.iter().all(|x| a.contains(x))
+                a.len() == b.len() && (a == b || a.iter().all(|x| b.contains(x)))
             }
             (Code(a), Code(b)) => a == b,
             _ => false,

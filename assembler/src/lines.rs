@@ -758,3 +758,468 @@ pub fn decode_locations(code: &CodeObject) -> Result<Vec<(u32, Position)>, Table
         .map(|e| Ok((e.units, e.position()?)))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::code::{Locals, PyStr};
+
+    const V8: PythonVersion = PythonVersion::V3_8;
+    const V9: PythonVersion = PythonVersion::V3_9;
+    const V10: PythonVersion = PythonVersion::V3_10;
+    const V11: PythonVersion = PythonVersion::V3_11;
+    const V12: PythonVersion = PythonVersion::V3_12;
+    const V13: PythonVersion = PythonVersion::V3_13;
+
+    fn code(firstlineno: u32, code_len: usize, table: &[u8]) -> CodeObject {
+        CodeObject {
+            argcount: 0,
+            posonlyargcount: 0,
+            kwonlyargcount: 0,
+            stacksize: 0,
+            flags: 0,
+            code: vec![0; code_len],
+            consts: vec![],
+            names: vec![],
+            locals: Locals::Plus(vec![]),
+            filename: PyStr::from("t.py"),
+            name: PyStr::from("g"),
+            qualname: None,
+            firstlineno,
+            linetable: table.to_vec(),
+            exceptiontable: vec![],
+        }
+    }
+
+    fn ranges(r: &[(u32, u32, Option<u32>)]) -> Vec<LineRange> {
+        r.iter()
+            .map(|&(start, end, line)| LineRange { start, end, line })
+            .collect()
+    }
+
+    /// Expands `(count, [lineno, end_lineno, col, end_col])` runs, -1 standing for `None`.
+    fn positions(runs: &[(usize, [i64; 4])]) -> Vec<Position> {
+        let o = |x: i64| u32::try_from(x).ok();
+        runs.iter()
+            .flat_map(|&(n, [l, el, c, ec])| {
+                std::iter::repeat_n(
+                    Position {
+                        lineno: o(l),
+                        end_lineno: o(el),
+                        col: o(c),
+                        end_col: o(ec),
+                    },
+                    n,
+                )
+            })
+            .collect()
+    }
+
+    fn pos(l: i64, el: i64, c: i64, ec: i64) -> Position {
+        positions(&[(1, [l, el, c, ec])])[0]
+    }
+
+    // Function `g` below, compiled by each version (`def g` on line 2):
+    //
+    //     def g(a):
+    //         try:
+    //             return (a +
+    //                 1)
+    //         except E:
+    //             a = 1; b = 2
+    //         for x in a:
+    //             pass
+
+    #[test]
+    fn lnotab_38_real() {
+        let c = code(
+            2,
+            54,
+            b"\x00\x01\x02\x01\x02\x01\x02\xff\x06\x02\x0e\x01\x04\x00\x0a\x01\x08\x01",
+        );
+        let starts = [
+            (0, 3),
+            (2, 4),
+            (4, 5),
+            (6, 4),
+            (12, 6),
+            (26, 7),
+            (40, 8),
+            (48, 9),
+        ];
+        let starts: Vec<_> = starts.iter().map(|&(o, l)| (o, Some(l))).collect();
+        assert_eq!(line_starts(&c, V8).unwrap(), starts);
+        let expected = [
+            (0, 2, Some(3)),
+            (2, 4, Some(4)),
+            (4, 6, Some(5)),
+            (6, 12, Some(4)),
+            (12, 26, Some(6)),
+            (26, 40, Some(7)),
+            (40, 48, Some(8)),
+            (48, 54, Some(9)),
+        ];
+        assert_eq!(co_lines(&c, V8).unwrap(), ranges(&expected));
+        assert_eq!(line_for_offset(&c, V8, 0).unwrap(), Some(3));
+        assert_eq!(line_for_offset(&c, V8, 8).unwrap(), Some(4));
+        assert_eq!(line_for_offset(&c, V8, 30).unwrap(), Some(7));
+        assert_eq!(line_for_offset(&c, V8, 1000).unwrap(), Some(9));
+        let p = co_positions(&c, V8).unwrap();
+        assert_eq!(p.len(), 27);
+        assert_eq!(p[3], pos(4, 4, -1, -1));
+
+        // 3.8 writes a pair for a statement on an unchanged line (the `(4, 0)`), 3.9 does not.
+        let items = decode_lnotab(&c).unwrap();
+        assert_eq!(items[5..7], [(2, 7), (5, 7)]);
+        assert_eq!(encode_lnotab(V8, 2, &items), c.linetable);
+        assert_eq!(
+            encode_lnotab(V9, 2, &items),
+            b"\x00\x01\x02\x01\x02\x01\x02\xff\x06\x02\x0e\x01\x0e\x01\x08\x01"
+        );
+    }
+
+    #[test]
+    fn lnotab_long_jumps() {
+        let table = [255, 0, 145, 127, 0, 127, 0, 45, 2, 128, 0, 128, 0, 222];
+        let items = [(200, 1), (1, 300), (1, 10)];
+        for v in [V8, V9] {
+            assert_eq!(encode_lnotab(v, 1, &items), table);
+        }
+        let c = code(1, 404, &table);
+        assert_eq!(
+            line_starts(&c, V8).unwrap(),
+            [(0, Some(1)), (400, Some(300)), (402, Some(10))]
+        );
+        assert_eq!(
+            co_lines(&c, V9).unwrap(),
+            ranges(&[
+                (0, 400, Some(1)),
+                (400, 402, Some(300)),
+                (402, 404, Some(10))
+            ])
+        );
+        assert_eq!(decode_lnotab(&c).unwrap(), items);
+    }
+
+    #[test]
+    fn lnotab_edges() {
+        // Offsets past the code end stop findlinestarts; a trailing odd byte is ignored.
+        for table in [&[2, 1, 10, 1][..], &[2, 1, 10, 1, 7]] {
+            let c = code(5, 4, table);
+            assert_eq!(line_starts(&c, V8).unwrap(), [(0, Some(5)), (2, Some(6))]);
+            assert_eq!(
+                co_lines(&c, V8).unwrap(),
+                ranges(&[(0, 2, Some(5)), (2, 4, Some(6))])
+            );
+        }
+        // An empty table puts everything on the first line.
+        let c = code(7, 6, &[]);
+        assert_eq!(line_starts(&c, V9).unwrap(), [(0, Some(7))]);
+        assert_eq!(co_lines(&c, V9).unwrap(), ranges(&[(0, 6, Some(7))]));
+        assert_eq!(decode_lnotab(&c).unwrap(), [(3, 7)]);
+        assert_eq!(encode_lnotab(V9, 7, &[(3, 7)]), b"");
+        // A line below zero cannot be represented.
+        let c = code(1, 4, &[2, 0xfe]);
+        let e = line_starts(&c, V8).unwrap_err();
+        assert_eq!(e.offset, 0);
+        assert!(co_lines(&c, V8).is_err());
+    }
+
+    #[test]
+    fn linetable_310_real() {
+        let c = code(
+            2,
+            52,
+            b"\x02\x01\x02\x01\x02\x01\x06\xff\x0c\x02\x0c\x01\x02\xff\x08\x02\x02\x01\x04\xff",
+        );
+        let expected = [
+            (0, 2, Some(3)),
+            (2, 4, Some(4)),
+            (4, 6, Some(5)),
+            (6, 12, Some(4)),
+            (12, 24, Some(6)),
+            (24, 36, Some(7)),
+            (36, 38, Some(6)),
+            (38, 46, Some(8)),
+            (46, 48, Some(9)),
+            (48, 52, Some(8)),
+        ];
+        assert_eq!(co_lines(&c, V10).unwrap(), ranges(&expected));
+        let starts: Vec<_> = expected.iter().map(|r| (r.0, r.2)).collect();
+        assert_eq!(line_starts(&c, V10).unwrap(), starts);
+        assert_eq!(line_for_offset(&c, V10, 40).unwrap(), Some(8));
+        assert_eq!(line_for_offset(&c, V10, 52).unwrap(), None);
+        let items = decode_linetable_310(&c).unwrap();
+        assert_eq!(encode_linetable_310(2, &items), c.linetable);
+    }
+
+    #[test]
+    fn linetable_310_splits() {
+        let items = [
+            (200, Some(1)),
+            (3, None),
+            (2, Some(300)),
+            (1, Some(0)),
+            (1, Some(2)),
+        ];
+        let table = [
+            254, 0, 146, 0, 6, 128, 0, 127, 0, 127, 6, 45, 0, 129, 0, 129, 2, 212,
+        ];
+        assert_eq!(encode_linetable_310(1, &items), table);
+        let c = code(1, 0, &table);
+        let expected = [
+            (0, 254, Some(1)),
+            (254, 400, Some(1)),
+            (400, 406, None),
+            (406, 412, Some(300)),
+            (412, 414, Some(2)),
+        ];
+        assert_eq!(co_lines(&c, V10).unwrap(), ranges(&expected));
+        assert_eq!(
+            line_starts(&c, V10).unwrap(),
+            [(0, Some(1)), (406, Some(300)), (412, Some(2))]
+        );
+        assert_eq!(
+            decode_linetable_310(&c).unwrap(),
+            [(200, Some(1)), (3, None), (3, Some(300)), (1, Some(2))]
+        );
+        let p = co_positions(&c, V10).unwrap();
+        assert_eq!(p.len(), 207);
+        assert_eq!(p[200], Position::default());
+    }
+
+    #[test]
+    fn linetable_310_malformed() {
+        let e = co_lines(&code(1, 0, &[2, 1, 0, 5]), V10).unwrap_err();
+        assert_eq!(e.offset, 2);
+        // An odd length reads a zero line delta, as CPython reads the bytes' terminator.
+        assert_eq!(
+            co_lines(&code(1, 0, &[4, 1, 2]), V10).unwrap(),
+            ranges(&[(0, 4, Some(2)), (4, 6, Some(2))])
+        );
+        // 3.10 shows any negative line as None.
+        assert_eq!(
+            co_lines(&code(1, 0, &[2, 0xfd]), V10).unwrap(),
+            ranges(&[(0, 2, None)])
+        );
+    }
+
+    const T311: &[u8] = b"\x80\x00\xf0\x02\x04\x05\x15\xd8\x10\x11\xd8\x0c\x0d\xf1\x03\x01\x11\x0e\
+        \xf0\x00\x01\x09\x0f\xf8\xe5\x0b\x0c\xf0\x00\x01\x05\x15\xf0\x00\x01\x05\x15\xf0\x00\x01\x05\
+        \x15\xd8\x0c\x0d\x88\x01\x90\x31\x88\x71\x88\x71\x88\x71\xf0\x03\x01\x05\x15\xf8\xf8\xf8\xe0\
+        \x0d\x0e\xf0\x00\x01\x05\x0d\xf0\x00\x01\x05\x0d\x88\x01\xd8\x08\x0c\xf0\x03\x01\x05\x0d\xf0\
+        \x00\x01\x05\x0d";
+
+    #[test]
+    fn locations_311_real() {
+        let c = code(2, 0, T311);
+        let expected = [
+            (0, 2, Some(2)),
+            (2, 4, Some(3)),
+            (4, 6, Some(4)),
+            (6, 8, Some(5)),
+            (8, 12, Some(4)),
+            (12, 14, Some(4)),
+            (14, 16, None),
+            (16, 28, Some(6)),
+            (28, 30, Some(6)),
+            (30, 32, Some(6)),
+            (32, 34, Some(6)),
+            (34, 36, Some(7)),
+            (36, 38, Some(7)),
+            (38, 40, Some(7)),
+            (40, 42, Some(7)),
+            (42, 44, Some(7)),
+            (44, 46, Some(7)),
+            (46, 48, Some(6)),
+            (48, 50, None),
+            (50, 52, None),
+            (52, 54, None),
+            (54, 56, Some(8)),
+            (56, 58, Some(8)),
+            (58, 60, Some(8)),
+            (60, 62, Some(8)),
+            (62, 64, Some(9)),
+            (64, 66, Some(8)),
+            (66, 68, Some(8)),
+        ];
+        assert_eq!(co_lines(&c, V11).unwrap(), ranges(&expected));
+        let starts = [
+            (0, 2),
+            (2, 3),
+            (4, 4),
+            (6, 5),
+            (8, 4),
+            (16, 6),
+            (34, 7),
+            (46, 6),
+            (54, 8),
+            (62, 9),
+            (64, 8),
+        ];
+        let starts: Vec<_> = starts.iter().map(|&(o, l)| (o, Some(l))).collect();
+        assert_eq!(line_starts(&c, V11).unwrap(), starts);
+        let runs = [
+            (1, [2, 2, 0, 0]),
+            (1, [3, 7, 4, 20]),
+            (1, [4, 4, 16, 17]),
+            (1, [5, 5, 12, 13]),
+            (2, [4, 5, 16, 13]),
+            (1, [4, 5, 8, 14]),
+            (1, [-1, -1, -1, -1]),
+            (6, [6, 6, 11, 12]),
+            (3, [6, 7, 4, 20]),
+            (1, [7, 7, 12, 13]),
+            (1, [7, 7, 8, 9]),
+            (1, [7, 7, 19, 20]),
+            (3, [7, 7, 15, 16]),
+            (1, [6, 7, 4, 20]),
+            (3, [-1, -1, -1, -1]),
+            (1, [8, 8, 13, 14]),
+            (2, [8, 9, 4, 12]),
+            (1, [8, 8, 8, 9]),
+            (1, [9, 9, 8, 12]),
+            (2, [8, 9, 4, 12]),
+        ];
+        assert_eq!(co_positions(&c, V11).unwrap(), positions(&runs));
+        assert_eq!(line_for_offset(&c, V11, 14).unwrap(), None);
+        assert_eq!(line_for_offset(&c, V11, 62).unwrap(), Some(9));
+        assert_eq!(line_for_offset(&c, V11, 68).unwrap(), None);
+        let items = decode_locations(&c).unwrap();
+        assert_eq!(encode_locations(2, &items), T311);
+    }
+
+    const T313: &[u8] = b"\x80\x00\xf0\x02\x04\x05\x15\xd8\x10\x11\xd8\x0c\x0d\xf1\x03\x01\x11\x0e\
+        \xf0\x00\x01\x09\x0f\xf8\xe4\x0b\x0c\xf3\x00\x01\x05\x15\xd8\x0c\x0d\x88\x01\x90\x31\x8a\x71\
+        \xf0\x03\x01\x05\x15\xfa\xe3\x0d\x0e\x88\x01\xd9\x08\x0c\xf2\x03\x00\x0e\x0f";
+
+    #[test]
+    fn locations_313_real() {
+        let c = code(2, 0, T313);
+        let expected = [
+            (0, 2, Some(2)),
+            (2, 4, Some(3)),
+            (4, 6, Some(4)),
+            (6, 8, Some(5)),
+            (8, 14, Some(4)),
+            (14, 16, None),
+            (16, 34, Some(6)),
+            (34, 46, Some(7)),
+            (46, 48, Some(6)),
+            (48, 54, None),
+            (54, 64, Some(8)),
+            (64, 68, Some(9)),
+            (68, 74, Some(8)),
+        ];
+        assert_eq!(co_lines(&c, V13).unwrap(), ranges(&expected));
+        assert_eq!(co_lines(&c, V12).unwrap(), ranges(&expected));
+        // 3.13 yields every range, None lines included; 3.12 skips them.
+        let starts: Vec<_> = expected.iter().map(|r| (r.0, r.2)).collect();
+        assert_eq!(line_starts(&c, V13).unwrap(), starts);
+        let without_none: Vec<_> = starts.iter().copied().filter(|s| s.1.is_some()).collect();
+        assert_eq!(line_starts(&c, V12).unwrap(), without_none);
+        let runs = [
+            (1, [2, 2, 0, 0]),
+            (1, [3, 7, 4, 20]),
+            (1, [4, 4, 16, 17]),
+            (1, [5, 5, 12, 13]),
+            (2, [4, 5, 16, 13]),
+            (1, [4, 5, 8, 14]),
+            (1, [-1, -1, -1, -1]),
+            (5, [6, 6, 11, 12]),
+            (4, [6, 7, 4, 20]),
+            (1, [7, 7, 12, 13]),
+            (1, [7, 7, 8, 9]),
+            (1, [7, 7, 19, 20]),
+            (3, [7, 7, 15, 16]),
+            (1, [6, 7, 4, 20]),
+            (3, [-1, -1, -1, -1]),
+            (4, [8, 8, 13, 14]),
+            (1, [8, 8, 8, 9]),
+            (2, [9, 9, 8, 12]),
+            (3, [8, 8, 13, 14]),
+        ];
+        let expected_positions = positions(&runs);
+        assert_eq!(co_positions(&c, V13).unwrap(), expected_positions);
+        assert_eq!(encode_locations(2, &decode_locations(&c).unwrap()), T313);
+        // 3.12+ merges equal neighbours before writing: runs of positions give the table back.
+        let runs: Vec<_> = runs
+            .iter()
+            .map(|&(n, [l, el, col, ec])| (n as u32, pos(l, el, col, ec)))
+            .collect();
+        assert_eq!(encode_locations(2, &runs), T313);
+    }
+
+    #[test]
+    fn location_forms() {
+        let items = [
+            (1, pos(-1, -1, -1, -1)),
+            (2, pos(10, 10, -1, -1)),
+            (1, pos(10, 10, 5, 9)),
+            (1, pos(11, 11, 100, 120)),
+            (9, pos(11, 13, 0, 200)),
+            (1, pos(3, 3, -1, -1)),
+        ];
+        let table = [
+            0xf8, 0xe9, 0x00, 0x80, 0x54, 0xd8, 100, 120, 0xf7, 0x00, 0x02, 0x01, 0x49, 0x03, 0xf0,
+            0x00, 0x02, 0x01, 0x49, 0x03, 0xe8, 0x11,
+        ];
+        assert_eq!(encode_locations(10, &items), table);
+        let c = code(10, 0, &table);
+        let expected = positions(&[
+            (1, [-1, -1, -1, -1]),
+            (2, [10, 10, -1, -1]),
+            (1, [10, 10, 5, 9]),
+            (1, [11, 11, 100, 120]),
+            (9, [11, 13, 0, 200]),
+            (1, [3, 3, -1, -1]),
+        ]);
+        assert_eq!(co_positions(&c, V11).unwrap(), expected);
+        assert_eq!(
+            co_lines(&c, V11).unwrap(),
+            ranges(&[
+                (0, 2, None),
+                (2, 6, Some(10)),
+                (6, 8, Some(10)),
+                (8, 10, Some(11)),
+                (10, 26, Some(11)),
+                (26, 28, Some(11)),
+                (28, 30, Some(3)),
+            ])
+        );
+        assert_eq!(
+            co_lines(&c, V12).unwrap(),
+            ranges(&[
+                (0, 2, None),
+                (2, 8, Some(10)),
+                (8, 28, Some(11)),
+                (28, 30, Some(3)),
+            ])
+        );
+        assert_eq!(encode_locations(10, &decode_locations(&c).unwrap()), table);
+        // An end line before the start, or missing, survives the trip as CPython's C ints do.
+        let odd = [(1, pos(10, 5, 1, 2)), (1, pos(10, -1, 1, 2))];
+        let t = encode_locations(10, &odd);
+        assert_eq!(decode_locations(&code(10, 0, &t)).unwrap(), odd);
+    }
+
+    #[test]
+    fn locations_malformed() {
+        let err = |t: &[u8], v| co_positions(&code(0, 0, t), v).unwrap_err().offset;
+        assert_eq!(err(&[0x80], V11), 0);
+        assert_eq!(err(&[0xf8, 0x00], V11), 1);
+        assert_eq!(
+            err(&[0xf8, 0xf0, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40], V11),
+            1
+        );
+        assert_eq!(err(&[0xf0, 0x00, 0x80], V12), 0);
+        // Line -2: co_lines shows None in 3.11 but a negative number in 3.12.
+        let c = code(0, 0, &[0xe8, 0x05]);
+        assert!(co_positions(&c, V11).is_err());
+        assert_eq!(co_lines(&c, V11).unwrap(), ranges(&[(0, 2, None)]));
+        assert!(co_lines(&c, V12).is_err());
+        assert!(line_starts(&c, V13).is_err());
+        let e = co_lines(&c, V13).unwrap_err();
+        assert_eq!(e.to_string(), "negative value -2 (at byte 0 of the table)");
+    }
+}

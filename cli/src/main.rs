@@ -1,1 +1,209 @@
-fn main() {}
+//! The `pyc-build` command line.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use pyc_assembler::{pyc, PythonVersion};
+use pyc_compiler::CompileOptions;
+
+/// Compile Python sources to .pyc files without running an interpreter, and read pycs back.
+#[derive(Parser, Debug)]
+#[command(name = "pyc-build", version, args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+
+    #[command(flatten)]
+    build: BuildArgs,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Disassemble pyc files as the dis module of their Python version prints them.
+    Dis(DisArgs),
+    /// Show what a compiler pass makes of a source file.
+    Explain(ExplainArgs),
+}
+
+/// Compiling sources (the default action when no subcommand is given).
+#[derive(Args, Debug)]
+struct BuildArgs {
+    /// Source files and directories to compile (write `./dis` for a path named like a subcommand).
+    paths: Vec<PathBuf>,
+
+    /// The CPython version to compile for (default: the version of `python3` on PATH).
+    #[arg(long, value_name = "3.X")]
+    target: Option<PythonVersion>,
+}
+
+#[derive(Args, Debug)]
+struct DisArgs {
+    /// The pyc files to read; the version comes from each file's magic number.
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+
+    /// Print the fields of every code object as `dis.show_code` does, instead of the listing.
+    #[arg(long)]
+    show_code: bool,
+}
+
+#[derive(Args, Debug)]
+struct ExplainArgs {
+    /// The source file.
+    file: PathBuf,
+
+    /// The pass to show.
+    #[arg(long = "pass", value_enum, default_value = "symtable")]
+    pass: Pass,
+
+    /// The CPython version whose rules apply (default: the version of `python3` on PATH).
+    #[arg(long, value_name = "3.X")]
+    target: Option<PythonVersion>,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+enum Pass {
+    /// The scope tree with each name's resolution (LOCAL, CELL, FREE, GLOBAL, ...).
+    Symtable,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Some(Command::Dis(args)) => dis(&args),
+        Some(Command::Explain(args)) => explain(&args),
+        None => build(&cli.build),
+    }
+}
+
+fn dis(args: &DisArgs) -> ExitCode {
+    let mut failed = false;
+    let many = args.files.len() > 1;
+    for (i, path) in args.files.iter().enumerate() {
+        let result = std::fs::read(path)
+            .map_err(|e| e.to_string())
+            .and_then(|data| pyc::read_pyc(&data).map_err(|e| e.to_string()));
+        match result {
+            Ok((header, code)) => {
+                if many {
+                    if i > 0 {
+                        println!();
+                    }
+                    println!("==> {} <==", path.display());
+                }
+                let v = header.version;
+                let text = if args.show_code {
+                    let mut all = Vec::new();
+                    collect_code(&code, &mut all);
+                    all.iter()
+                        .map(|c| pyc_assembler::dis::show_code(c, v))
+                        .collect::<String>()
+                } else {
+                    match pyc_assembler::dis::dis_module(&code, v) {
+                        Ok(text) => text,
+                        Err(e) => {
+                            eprintln!("pyc-build: error: {}: {e}", path.display());
+                            failed = true;
+                            continue;
+                        }
+                    }
+                };
+                print!("{text}");
+            }
+            Err(e) => {
+                eprintln!("pyc-build: error: {}: {e}", path.display());
+                failed = true;
+            }
+        }
+    }
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// Every code object, depth first in `co_consts` order.
+fn collect_code<'a>(
+    code: &'a pyc_assembler::CodeObject,
+    out: &mut Vec<&'a pyc_assembler::CodeObject>,
+) {
+    out.push(code);
+    for c in code.nested_code() {
+        collect_code(c, out);
+    }
+}
+
+fn explain(args: &ExplainArgs) -> ExitCode {
+    let target = match args.target.map_or_else(default_target, Ok) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("pyc-build: error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let source = match std::fs::read(&args.file) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("pyc-build: error: {}: {e}", args.file.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    match args.pass {
+        Pass::Symtable => match pyc_compiler::symbol_table(&source, target) {
+            Ok(table) => {
+                print!("{}", pyc_compiler::symtable::explain(&table));
+                ExitCode::SUCCESS
+            }
+            Err(d) => {
+                eprintln!(
+                    "{}:{}:{}: {}: {}",
+                    args.file.display(),
+                    d.line,
+                    d.column,
+                    d.kind.name(),
+                    d.message
+                );
+                ExitCode::FAILURE
+            }
+        },
+    }
+}
+
+fn build(args: &BuildArgs) -> ExitCode {
+    if args.paths.is_empty() {
+        eprintln!("pyc-build: error: no paths given (see `pyc-build --help`)");
+        return ExitCode::from(2);
+    }
+    let target = match args.target.map_or_else(default_target, Ok) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("pyc-build: error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let options = CompileOptions {
+        target,
+        optimize: 0,
+    };
+    // Refuse up front when the target cannot be compiled for, before touching any file.
+    if let Err(e) = pyc_compiler::compile(b"", "<probe>", &options) {
+        eprintln!("pyc-build: error: --target {target}: {e}");
+        return ExitCode::from(2);
+    }
+    eprintln!("pyc-build: error: writing pyc files is not implemented yet");
+    ExitCode::from(2)
+}
+
+/// The version of `python3` on PATH, the default target.
+fn default_target() -> Result<PythonVersion, String> {
+    let out = std::process::Command::new("python3")
+        .args(["-c", "import sys; print('%d.%d' % sys.version_info[:2])"])
+        .output()
+        .map_err(|e| format!("no --target given and python3 could not be run to pick one: {e}"))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.trim()
+        .parse()
+        .map_err(|e| format!("no --target given and python3 on PATH is not usable: {e}"))
+}

@@ -10,7 +10,9 @@ use std::fmt;
 
 use pyc_assembler::{CodeObject, PythonVersion};
 
+pub mod checks;
 pub mod diagnostic;
+pub mod fold;
 pub mod parse;
 pub mod source;
 pub mod symtable;
@@ -48,6 +50,14 @@ impl fmt::Display for CompileError {
 }
 
 impl std::error::Error for CompileError {}
+
+/// Decodes, parses and builds the symbol table of `source` (the bytes of a `.py` file) for
+/// target `v`: the front end up to name resolution.
+pub fn symbol_table(source: &[u8], v: PythonVersion) -> Result<symtable::SymbolTable, Diagnostic> {
+    let text = source::decode(source, v)?;
+    let parsed = parse::parse(&text, v)?;
+    symtable::build(&parsed.module, &text, v)
+}
 
 /// Compiles `source` (the bytes of a `.py` file) as CPython's `compile(source, filename,
 /// "exec")` would for `options.target`.

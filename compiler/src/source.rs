@@ -1,1 +1,636 @@
-//! (to be written)
+//! Source bytes to text, as CPython's `compile(bytes, ...)` decodes them: null bytes are
+//! refused, `\r\n` and `\r` become `\n`, a UTF-8 BOM forces UTF-8, and a PEP 263 coding cookie
+//! on line 1 (or on line 2 after a blank or comment-only line 1) names the codec.
+//!
+//! UTF-8 sources (no cookie, or a cookie CPython normalizes to `utf-8`) are checked lazily by
+//! CPython's tokenizer: undecodable bytes are fine inside comments and are reported where a
+//! token holds them. Sources in any other codec are decoded whole before tokenizing, so their
+//! errors have no line. Both behaviours are reproduced here, in one linear pass.
+
+use pyc_assembler::PythonVersion;
+
+use crate::diagnostic::{Diagnostic, ErrorKind};
+
+const BOM: &[u8] = b"\xef\xbb\xbf";
+
+/// Decodes `source` as CPython `v`'s `compile()` would, returning the text with universal
+/// newlines applied, or the error CPython raises before (or while) tokenizing.
+pub fn decode(source: &[u8], v: PythonVersion) -> Result<String, Diagnostic> {
+    if source.contains(&0) {
+        return Err(Diagnostic::new(
+            null_bytes_error_kind(v),
+            "source code string cannot contain null bytes",
+            0,
+            0,
+        ));
+    }
+    let bytes = universal_newlines(source);
+    let (has_bom, bytes) = match bytes.strip_prefix(BOM) {
+        Some(rest) => (true, rest),
+        None => (false, &bytes[..]),
+    };
+    let cookie = coding_cookie(bytes);
+    let name = cookie.map(normal_name);
+    if has_bom {
+        if let Some(name) = name.as_deref().filter(|n| *n != "utf-8") {
+            return Err(no_line(format!("encoding problem: {name} with BOM")));
+        }
+    }
+    match name.as_deref() {
+        None | Some("utf-8") => decode_utf8_lazily(bytes, v),
+        Some(name) => match Codec::lookup(name) {
+            Some(codec) => codec.decode(bytes),
+            None => Err(no_line(format!("unknown encoding: {name}"))),
+        },
+    }
+}
+
+/// The exception for a source with a null byte: `ValueError` until 3.10, then `SyntaxError`.
+fn null_bytes_error_kind(v: PythonVersion) -> ErrorKind {
+    if v >= PythonVersion::V3_11 {
+        ErrorKind::SyntaxError
+    } else {
+        ErrorKind::ValueError
+    }
+}
+
+/// A `SyntaxError` without a position (CPython's `lineno` 0, `offset` 0 or -1).
+fn no_line(message: String) -> Diagnostic {
+    Diagnostic::new(ErrorKind::SyntaxError, message, 0, 0)
+}
+
+/// `\r\n` and lone `\r` become `\n`, as CPython's string tokenizer input is translated.
+fn universal_newlines(source: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(source.len());
+    let mut i = 0;
+    while i < source.len() {
+        let b = source[i];
+        if b == b'\r' {
+            out.push(b'\n');
+            if source.get(i + 1) == Some(&b'\n') {
+                i += 1;
+            }
+        } else {
+            out.push(b);
+        }
+        i += 1;
+    }
+    out
+}
+
+/// The PEP 263 cookie's codec name as written, from line 1, or from line 2 when line 1 holds
+/// nothing but blanks or a comment.
+fn coding_cookie(bytes: &[u8]) -> Option<&[u8]> {
+    let mut lines = bytes.split(|&b| b == b'\n');
+    let first = lines.next()?;
+    if let Some(name) = cookie_in_line(first) {
+        return Some(name);
+    }
+    let blank_or_comment = first
+        .iter()
+        .find(|&&b| !matches!(b, b' ' | b'\t' | b'\x0c'))
+        .is_none_or(|&b| b == b'#');
+    if blank_or_comment {
+        cookie_in_line(lines.next()?)
+    } else {
+        None
+    }
+}
+
+/// CPython's `get_coding_spec`: a comment line containing `coding[:=]`, blanks, then the name
+/// (letters, digits, `-`, `_`, `.`).
+fn cookie_in_line(line: &[u8]) -> Option<&[u8]> {
+    let start = line
+        .iter()
+        .position(|&b| !matches!(b, b' ' | b'\t' | b'\x0c'))?;
+    if line[start] != b'#' {
+        return None;
+    }
+    let comment = &line[start..];
+    let mut from = 0;
+    while let Some(at) = find(&comment[from..], b"coding") {
+        let mut i = from + at + 6;
+        from += at + 1;
+        if !matches!(comment.get(i), Some(b':' | b'=')) {
+            continue;
+        }
+        i += 1;
+        while matches!(comment.get(i), Some(b' ' | b'\t')) {
+            i += 1;
+        }
+        let begin = i;
+        while comment
+            .get(i)
+            .is_some_and(|&b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        {
+            i += 1;
+        }
+        if i > begin {
+            return Some(&comment[begin..i]);
+        }
+    }
+    None
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// CPython's `get_normal_name`: spellings of UTF-8 and Latin-1 become `utf-8` and
+/// `iso-8859-1` (judged on the first 12 characters, lowercased, `_` read as `-`); any other
+/// name is kept as written.
+fn normal_name(name: &[u8]) -> String {
+    let head: String = name
+        .iter()
+        .take(12)
+        .map(|&b| {
+            if b == b'_' {
+                '-'
+            } else {
+                b.to_ascii_lowercase() as char
+            }
+        })
+        .collect();
+    let is = |base: &str| head == base || head.starts_with(&format!("{base}-"));
+    if is("utf-8") {
+        "utf-8".into()
+    } else if is("latin-1") || is("iso-8859-1") || is("iso-latin-1") {
+        "iso-8859-1".into()
+    } else {
+        // The name holds only ASCII letters, digits and `-_.`, as the cookie scan took it.
+        String::from_utf8_lossy(name).into_owned()
+    }
+}
+
+/// The codecs we decode whole sources with (CPython accepts any codec Python knows; the common
+/// ones are here).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Codec {
+    Utf8,
+    Ascii,
+    Latin1,
+    Latin9,
+    Cp1252,
+}
+
+impl Codec {
+    /// Python's codec lookup: lowercase, runs of punctuation as one `_`, then the aliases.
+    fn lookup(name: &str) -> Option<Codec> {
+        let mut norm = String::new();
+        let mut punct = false;
+        for c in name.chars().map(|c| c.to_ascii_lowercase()) {
+            if c.is_ascii_alphanumeric() || c == '.' {
+                if punct && !norm.is_empty() {
+                    norm.push('_');
+                }
+                norm.push(c);
+                punct = false;
+            } else {
+                punct = true;
+            }
+        }
+        let codec = match norm.replace('.', "_").as_str() {
+            "utf_8" | "utf8" | "u8" | "utf" | "utf8_ucs2" | "utf8_ucs4" | "cp65001" => Codec::Utf8,
+            "ascii" | "646" | "ansi_x3_4_1968" | "ansi_x3_4_1986" | "cp367" | "csascii"
+            | "ibm367" | "iso646_us" | "iso_646_irv_1991" | "iso_ir_6" | "us" | "us_ascii" => {
+                Codec::Ascii
+            }
+            "latin_1" | "8859" | "cp819" | "csisolatin1" | "ibm819" | "iso8859" | "iso8859_1"
+            | "iso_8859_1" | "iso_8859_1_1987" | "iso_ir_100" | "l1" | "latin" | "latin1" => {
+                Codec::Latin1
+            }
+            "iso8859_15" | "iso_8859_15" | "l9" | "latin9" => Codec::Latin9,
+            "cp1252" | "1252" | "windows_1252" => Codec::Cp1252,
+            _ => return None,
+        };
+        Some(codec)
+    }
+
+    /// Decodes the whole source strictly; errors carry Python's codec message and no line.
+    fn decode(self, bytes: &[u8]) -> Result<String, Diagnostic> {
+        let fail = |codec: &str, at: usize, reason: &str| {
+            no_line(format!(
+                "'{codec}' codec can't decode byte 0x{:02x} in position {at}: {reason}",
+                bytes[at]
+            ))
+        };
+        match self {
+            Codec::Utf8 => std::str::from_utf8(bytes).map(str::to_owned).map_err(|e| {
+                let at = e.valid_up_to();
+                fail(
+                    "utf-8",
+                    at,
+                    utf8_reason(&bytes[at..], e.error_len().is_none()),
+                )
+            }),
+            Codec::Ascii => match bytes.iter().position(|b| !b.is_ascii()) {
+                Some(at) => Err(fail("ascii", at, "ordinal not in range(128)")),
+                None => Ok(bytes.iter().map(|&b| b as char).collect()),
+            },
+            Codec::Latin1 => Ok(bytes.iter().map(|&b| b as char).collect()),
+            Codec::Latin9 => Ok(bytes.iter().map(|&b| latin9(b)).collect()),
+            Codec::Cp1252 => bytes
+                .iter()
+                .enumerate()
+                .map(|(at, &b)| {
+                    cp1252(b).ok_or_else(|| fail("charmap", at, "character maps to <undefined>"))
+                })
+                .collect(),
+        }
+    }
+}
+
+fn latin9(b: u8) -> char {
+    match b {
+        0xa4 => '\u{20ac}',
+        0xa6 => '\u{160}',
+        0xa8 => '\u{161}',
+        0xb4 => '\u{17d}',
+        0xb8 => '\u{17e}',
+        0xbc => '\u{152}',
+        0xbd => '\u{153}',
+        0xbe => '\u{178}',
+        _ => b as char,
+    }
+}
+
+/// Windows-1252 as Python's `cp1252` codec maps it (five bytes are undefined).
+fn cp1252(b: u8) -> Option<char> {
+    const HIGH: [u16; 32] = [
+        0x20ac, 0, 0x201a, 0x0192, 0x201e, 0x2026, 0x2020, 0x2021, 0x02c6, 0x2030, 0x0160, 0x2039,
+        0x0152, 0, 0x017d, 0, 0, 0x2018, 0x2019, 0x201c, 0x201d, 0x2022, 0x2013, 0x2014, 0x02dc,
+        0x2122, 0x0161, 0x203a, 0x0153, 0, 0x017e, 0x0178,
+    ];
+    match b {
+        0x80..=0x9f => match HIGH[(b - 0x80) as usize] {
+            0 => None,
+            c => char::from_u32(c as u32),
+        },
+        _ => Some(b as char),
+    }
+}
+
+/// Python's UTF-8 decoder's reason for the first bad sequence starting `rest[0]`.
+fn utf8_reason(rest: &[u8], truncated: bool) -> &'static str {
+    if matches!(rest.first(), Some(0x80..=0xc1 | 0xf5..=0xff)) {
+        "invalid start byte"
+    } else if truncated {
+        "unexpected end of data"
+    } else {
+        "invalid continuation byte"
+    }
+}
+
+/// Where a stretch of source bytes stands, for the lazy UTF-8 check.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Region {
+    Code,
+    Comment,
+    /// A string literal: where its content starts, its quote, whether tripled, and whether it
+    /// is a bytes literal.
+    Str {
+        content: usize,
+        quote: u8,
+        triple: bool,
+        bytes: bool,
+    },
+}
+
+/// The UTF-8 path: valid text passes through; undecodable bytes in comments and bytes
+/// literals become U+FFFD (CPython ignores the former and rejects the latter for their
+/// non-ASCII bytes later); anywhere else they are CPython's `(unicode error)`.
+fn decode_utf8_lazily(bytes: &[u8], v: PythonVersion) -> Result<String, Diagnostic> {
+    if let Ok(text) = std::str::from_utf8(bytes) {
+        return Ok(text.to_owned());
+    }
+    let mut out = String::with_capacity(bytes.len());
+    let mut region = Region::Code;
+    let mut i = 0;
+    let mut line = 1u32;
+    let mut line_start = 0usize;
+    // The region of each byte: a small tokenizer that knows comments and strings.
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b >= 0x80 {
+            let end = utf8_char_end(bytes, i);
+            match std::str::from_utf8(&bytes[i..end]) {
+                Ok(s) => out.push_str(s),
+                Err(_) => match region {
+                    Region::Comment | Region::Str { bytes: true, .. } => {
+                        out.push('\u{fffd}');
+                        i += 1;
+                        continue;
+                    }
+                    Region::Str {
+                        content,
+                        quote,
+                        triple,
+                        ..
+                    } => {
+                        let close = string_end(bytes, content, quote, triple);
+                        let piece = &bytes[content..close];
+                        let (at, reason) = first_utf8_error(piece);
+                        let start_line = line_of(bytes, content, line, line_start);
+                        let end_line = line + count_newlines(&bytes[i..close]) as u32;
+                        let report_line =
+                            if (PythonVersion::V3_9..PythonVersion::V3_12).contains(&v) {
+                                end_line
+                            } else {
+                                start_line
+                            };
+                        return Err(Diagnostic::new(
+                            ErrorKind::SyntaxError,
+                            format!(
+                                "(unicode error) 'utf-8' codec can't decode byte 0x{:02x} in position {at}: {reason}",
+                                piece[at]
+                            ),
+                            report_line,
+                            1,
+                        ));
+                    }
+                    Region::Code => {
+                        let is_ident = |c: u8| c >= 0x80 || c.is_ascii_alphanumeric() || c == b'_';
+                        let mut start = i;
+                        while start > line_start && is_ident(bytes[start - 1]) {
+                            start -= 1;
+                        }
+                        let mut stop = i;
+                        while stop < bytes.len() && is_ident(bytes[stop]) {
+                            stop += 1;
+                        }
+                        let column = String::from_utf8_lossy(&bytes[line_start..start])
+                            .chars()
+                            .count() as u32
+                            + 1;
+                        if v == PythonVersion::V3_8 {
+                            return Err(Diagnostic::new(
+                                ErrorKind::SyntaxError,
+                                "invalid character in identifier",
+                                line,
+                                column,
+                            ));
+                        }
+                        let token = &bytes[start..stop];
+                        let (at, reason) = first_utf8_error(token);
+                        return Err(Diagnostic::new(
+                            ErrorKind::SyntaxError,
+                            format!(
+                                "(unicode error) 'utf-8' codec can't decode byte 0x{:02x} in position {at}: {reason}",
+                                token[at]
+                            ),
+                            line,
+                            column,
+                        ));
+                    }
+                },
+            }
+            i = end;
+            continue;
+        }
+        out.push(b as char);
+        match region {
+            Region::Code => {
+                if b == b'#' {
+                    region = Region::Comment;
+                } else if b == b'\'' || b == b'"' {
+                    let is_bytes = is_bytes_prefix(bytes, line_start, i);
+                    let triple = bytes.get(i + 1) == Some(&b) && bytes.get(i + 2) == Some(&b);
+                    let skip = if triple { 2 } else { 0 };
+                    for &q in &bytes[i + 1..i + 1 + skip] {
+                        out.push(q as char);
+                    }
+                    i += skip;
+                    region = Region::Str {
+                        content: i + 1,
+                        quote: b,
+                        triple,
+                        bytes: is_bytes,
+                    };
+                }
+            }
+            Region::Comment => {
+                if b == b'\n' {
+                    region = Region::Code;
+                }
+            }
+            Region::Str { quote, triple, .. } => {
+                if b == b'\\' {
+                    // An escaped character never closes the string (raw strings too).
+                    if let Some(&next) = bytes.get(i + 1) {
+                        if next < 0x80 {
+                            out.push(next as char);
+                            if next == b'\n' {
+                                line += 1;
+                                line_start = i + 2;
+                            }
+                            i += 2;
+                            continue;
+                        }
+                    }
+                } else if b == quote {
+                    if !triple {
+                        region = Region::Code;
+                    } else if bytes.get(i + 1) == Some(&quote) && bytes.get(i + 2) == Some(&quote) {
+                        out.push(quote as char);
+                        out.push(quote as char);
+                        i += 2;
+                        region = Region::Code;
+                    }
+                } else if b == b'\n' && !triple {
+                    region = Region::Code;
+                }
+            }
+        }
+        if b == b'\n' {
+            line += 1;
+            line_start = i + 1;
+        }
+        i += 1;
+    }
+    Ok(out)
+}
+
+/// The end of the (possibly invalid) UTF-8 sequence starting at `i`: its declared length,
+/// cut at the first byte that is not a continuation byte.
+fn utf8_char_end(bytes: &[u8], i: usize) -> usize {
+    let len = match bytes[i] {
+        0xc2..=0xdf => 2,
+        0xe0..=0xef => 3,
+        0xf0..=0xf4 => 4,
+        _ => 1,
+    };
+    let mut end = i + 1;
+    while end < i + len && end < bytes.len() && (0x80..0xc0).contains(&bytes[end]) {
+        end += 1;
+    }
+    end
+}
+
+/// The first decoding error in `piece`: its position and Python's reason.
+fn first_utf8_error(piece: &[u8]) -> (usize, &'static str) {
+    match std::str::from_utf8(piece) {
+        Ok(_) => (0, "invalid start byte"),
+        Err(e) => {
+            let at = e.valid_up_to();
+            (at, utf8_reason(&piece[at..], e.error_len().is_none()))
+        }
+    }
+}
+
+/// Where a string whose content starts at `content` ends (its closing quote, the end of the
+/// line for an unterminated one-line string, or the end of the source).
+fn string_end(bytes: &[u8], content: usize, quote: u8, triple: bool) -> usize {
+    let mut i = content;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' => i += 1,
+            b'\n' if !triple => return i,
+            q if q == quote
+                && (!triple
+                    || (bytes.get(i + 1) == Some(&quote) && bytes.get(i + 2) == Some(&quote))) =>
+            {
+                return i;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    bytes.len()
+}
+
+/// Whether the string prefix letters just before the quote at `quote_at` make a bytes literal.
+fn is_bytes_prefix(bytes: &[u8], line_start: usize, quote_at: usize) -> bool {
+    let mut start = quote_at;
+    while start > line_start && bytes[start - 1].is_ascii_alphabetic() && quote_at - start < 2 {
+        start -= 1;
+    }
+    if start > line_start && (bytes[start - 1].is_ascii_alphanumeric() || bytes[start - 1] == b'_')
+    {
+        return false;
+    }
+    bytes[start..quote_at]
+        .iter()
+        .any(|p| p.eq_ignore_ascii_case(&b'b'))
+}
+
+fn count_newlines(bytes: &[u8]) -> usize {
+    bytes.iter().filter(|&&b| b == b'\n').count()
+}
+
+/// The line of byte `at`, which lies at or before the current position (`line` starting at
+/// `line_start`) and within the current string.
+fn line_of(bytes: &[u8], at: usize, line: u32, line_start: usize) -> u32 {
+    if at >= line_start {
+        line
+    } else {
+        line - count_newlines(&bytes[at..line_start]) as u32
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(src: &[u8], v: PythonVersion) -> Diagnostic {
+        decode(src, v).expect_err("should fail")
+    }
+
+    #[test]
+    fn plain_utf8_and_newlines() {
+        let v = PythonVersion::V3_12;
+        assert_eq!(
+            decode(b"x = 1\r\ny = 2\rz\n", v).unwrap(),
+            "x = 1\ny = 2\nz\n"
+        );
+        assert_eq!(decode("é = 'ü'\n".as_bytes(), v).unwrap(), "é = 'ü'\n");
+        assert_eq!(decode(b"\xef\xbb\xbfx=1\n", v).unwrap(), "x=1\n");
+    }
+
+    #[test]
+    fn null_bytes_by_version() {
+        let e = err(b"x = 1\0\n", PythonVersion::V3_8);
+        assert_eq!(e.kind, ErrorKind::ValueError);
+        assert_eq!(e.message, "source code string cannot contain null bytes");
+        assert_eq!(
+            err(b"\0", PythonVersion::V3_11).kind,
+            ErrorKind::SyntaxError
+        );
+    }
+
+    #[test]
+    fn cookies() {
+        let v = PythonVersion::V3_10;
+        assert_eq!(
+            decode(b"# -*- coding: latin-1 -*-\nx = '\xe9'\n", v).unwrap(),
+            "# -*- coding: latin-1 -*-\nx = '\u{e9}'\n"
+        );
+        assert_eq!(
+            decode(
+                b"#!/usr/bin/python\n# vim: set fileencoding=cp1252 :\nx='\x80'\n",
+                v
+            )
+            .unwrap()
+            .chars()
+            .nth(54),
+            Some('\u{20ac}')
+        );
+        // Line 2 only counts after a comment or blank line 1.
+        assert!(decode(b"x = 1\n# coding: xyz\n", v).is_ok());
+        assert_eq!(
+            err(b"\n# coding: xyz\n", v).message,
+            "unknown encoding: xyz"
+        );
+        assert_eq!(err(b"  # coding=xyz\n", v).message, "unknown encoding: xyz");
+        assert_eq!(
+            err(b"\xef\xbb\xbf# coding: latin-1\n", v).message,
+            "encoding problem: iso-8859-1 with BOM"
+        );
+        assert_eq!(
+            err(b"\xef\xbb\xbf# coding: UTF8\n", v).message,
+            "encoding problem: UTF8 with BOM"
+        );
+        assert!(decode(b"\xef\xbb\xbf# coding: utf-8-sig\n", v).is_ok());
+        assert_eq!(
+            err(b"# coding: ascii\n# \xff\n", v).message,
+            "'ascii' codec can't decode byte 0xff in position 18: ordinal not in range(128)"
+        );
+        assert_eq!(
+            err(b"# coding: cp1252\nx=\"\x81\"\n", v).message,
+            "'charmap' codec can't decode byte 0x81 in position 20: character maps to <undefined>"
+        );
+        // `utf8` is not normalized by the tokenizer: the whole source is decoded strictly.
+        assert_eq!(
+            err(b"# coding: utf8\n# \xff\n", v).message,
+            "'utf-8' codec can't decode byte 0xff in position 17: invalid start byte"
+        );
+    }
+
+    #[test]
+    fn lazy_utf8() {
+        let v = PythonVersion::V3_11;
+        assert_eq!(decode(b"x = 1 # \xff\n", v).unwrap(), "x = 1 # \u{fffd}\n");
+        assert_eq!(decode(b"x = b'\xff'\n", v).unwrap(), "x = b'\u{fffd}'\n");
+        let e = err(b"x = \"\xff\"\n", v);
+        assert_eq!(
+            e.message,
+            "(unicode error) 'utf-8' codec can't decode byte 0xff in position 0: invalid start byte"
+        );
+        assert_eq!(e.line, 1);
+        let e = err(b"x = \"\"\"a\n\xff\"\"\"\n", v);
+        assert_eq!(e.line, 2);
+        assert!(e.message.ends_with("in position 2: invalid start byte"));
+        assert_eq!(
+            err(b"x = \"\"\"a\n\xff\"\"\"\n", PythonVersion::V3_12).line,
+            1
+        );
+        let e = err(b"x=\"\xc3\"\n", v);
+        assert!(e.message.ends_with("position 0: unexpected end of data"));
+        let e = err(b"x = 1\n\n\n\xc3\xa9\xff = 2\n", v);
+        assert_eq!((e.line, e.column), (4, 1));
+        assert!(e.message.ends_with("position 2: invalid start byte"));
+        let e = err(b"\xed\xa0\x80 = 1\n", PythonVersion::V3_8);
+        assert_eq!(e.message, "invalid character in identifier");
+        let e = err(b"\xed\xa0\x80 = 1\n", v);
+        assert!(e.message.ends_with("position 0: invalid continuation byte"));
+    }
+}

@@ -11,6 +11,7 @@ import io
 import json
 import marshal
 import re
+import struct
 import sys
 import types
 from importlib import _bootstrap_external as bext
@@ -60,27 +61,78 @@ def op_compile(req):
     return {"ok": True, "marshal": b64(marshal.dumps(code))}
 
 
+def op_compile_source(req):
+    """compile() of given source bytes; on failure the error, and whether ast.parse() (the
+    parser alone, without symtable and code generation) failed too."""
+    source = unb64(req["source"])
+    filename = req.get("filename", "<snippet>")
+
+    def describe(e):
+        return {"type": type(e).__name__, "msg": str(getattr(e, "msg", e)),
+                "lineno": getattr(e, "lineno", None), "offset": getattr(e, "offset", None),
+                "end_lineno": getattr(e, "end_lineno", None),
+                "end_offset": getattr(e, "end_offset", None)}
+
+    import ast
+    import warnings
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            compile(source, filename, "exec", dont_inherit=True)
+    except (SyntaxError, ValueError) as e:
+        error = describe(e)
+    else:
+        return {"ok": True}
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ast.parse(source, filename)
+    except (SyntaxError, ValueError):
+        parsed = False
+    else:
+        parsed = True
+    return {"ok": False, "error": error, "parsed": parsed}
+
+
+CODE_FIELDS = ("co_argcount", "co_posonlyargcount", "co_kwonlyargcount", "co_nlocals",
+               "co_stacksize", "co_flags", "co_code", "co_consts", "co_names", "co_varnames",
+               "co_freevars", "co_cellvars", "co_filename", "co_name", "co_qualname",
+               "co_firstlineno", "co_lnotab", "co_linetable", "co_exceptiontable")
+
+
+def key(obj):
+    """A comparable form of a constant: exact types, floats by bit pattern (so NaN equals NaN
+    and -0.0 differs from 0.0, as code objects want), frozensets as sets."""
+    if isinstance(obj, types.CodeType):
+        return ("code",) + tuple(key(getattr(obj, f, None)) for f in CODE_FIELDS)
+    if isinstance(obj, float):
+        return ("float", struct.pack("<d", obj))
+    if isinstance(obj, complex):
+        return ("complex", struct.pack("<dd", obj.real, obj.imag))
+    if isinstance(obj, tuple):
+        return ("tuple", tuple(key(x) for x in obj))
+    if isinstance(obj, frozenset):
+        return ("frozenset", frozenset(key(x) for x in obj))
+    return (type(obj).__name__, obj)
+
+
 def op_check_marshal(req):
-    """Loads our marshal bytes and compares the code object with CPython's own compile()."""
+    """Loads our marshal bytes and compares the code object, field by field in every nested
+    code object, with CPython's own compile() of the file."""
     theirs = compile_file(req["path"], req.get("optimize", 0))
     try:
         ours = marshal.loads(unb64(req["ours"]))
     except Exception as e:  # what CPython says about our bytes is the answer
         return {"equal": False, "detail": "marshal.loads failed: %r" % (e,)}
-    if ours != theirs:
-        return {"equal": False, "detail": "code objects differ (==)"}
+    if not isinstance(ours, types.CodeType):
+        return {"equal": False, "detail": "not a code object: %r" % (type(ours),)}
     a, b = list(walk(ours)), list(walk(theirs))
     if len(a) != len(b):
         return {"equal": False, "detail": "different number of code objects"}
     for x, y in zip(a, b):
-        for field in ("co_code", "co_consts", "co_names", "co_varnames", "co_freevars",
-                      "co_cellvars", "co_filename", "co_name", "co_firstlineno",
-                      "co_stacksize", "co_flags", "co_argcount", "co_kwonlyargcount",
-                      "co_posonlyargcount", "co_nlocals", "co_qualname"):
-            if getattr(x, field, None) != getattr(y, field, None):
+        for field in CODE_FIELDS:
+            if key(getattr(x, field, None)) != key(getattr(y, field, None)):
                 return {"equal": False, "detail": "%s differs in %s" % (field, y.co_name)}
-        if line_table(x) != line_table(y) or exception_table(x) != exception_table(y):
-            return {"equal": False, "detail": "line or exception table differs in %s" % y.co_name}
     return {"equal": True, "detail": ""}
 
 
@@ -101,8 +153,58 @@ def op_tables(req):
     return {"code_objects": out}
 
 
+SYMBOL_PROPERTIES = ("is_referenced", "is_parameter", "is_global", "is_nonlocal",
+                     "is_declared_global", "is_local", "is_annotated", "is_free",
+                     "is_imported", "is_assigned")
+
+
+def op_symtable(req):
+    """The `symtable` module's scope tree of a file (type, name, lineno, children, and per
+    symbol its raw flags and every is_* property), and per code object of compile() (walk
+    order) its name, firstlineno, co_flags, co_cellvars, co_freevars and co_varnames; 3.11+
+    also its localsplus names and kinds (rebuilt from those three, without CO_FAST_HIDDEN)."""
+    import symtable
+    with open(req["path"], "rb") as f:
+        source = f.read()
+
+    def scope(table):
+        raw = table._table
+        symbols = []
+        for name, flags in raw.symbols.items():
+            sym = table.lookup(name)
+            symbols.append({"name": name, "flags": flags,
+                            "props": [p for p in SYMBOL_PROPERTIES if getattr(sym, p)()]})
+        return {"type": str(getattr(table.get_type(), "value", table.get_type())),
+                "raw_type": raw.type, "name": raw.name, "lineno": raw.lineno,
+                "nested": bool(raw.nested), "varnames": list(raw.varnames),
+                "symbols": symbols, "children": [scope(c) for c in table.get_children()]}
+
+    try:
+        try:
+            top = symtable.symtable(source, req["path"], "exec")
+        except TypeError:
+            top = symtable.symtable(importlib.util.decode_source(source), req["path"], "exec")
+        code = compile(source, req["path"], "exec", dont_inherit=True)
+    except (SyntaxError, ValueError, SystemError) as e:  # SystemError: 3.12.1's own bugs
+        return {"ok": False, "error": {
+            "type": type(e).__name__, "msg": str(getattr(e, "msg", e)),
+            "lineno": getattr(e, "lineno", None), "offset": getattr(e, "offset", None)}}
+    codes = []
+    for co in walk(code):
+        entry = {"name": co.co_name, "firstlineno": co.co_firstlineno, "flags": co.co_flags,
+                 "cellvars": list(co.co_cellvars), "freevars": list(co.co_freevars),
+                 "varnames": list(co.co_varnames)}
+        if hasattr(co, "_co_localsplusnames"):
+            entry["localsplus"] = [[n, k] for n, k in zip(co._co_localsplusnames,
+                                                          co._co_localspluskinds)]
+        codes.append(entry)
+    return {"ok": True, "top": scope(top), "code_objects": codes}
+
+
 def op_dis(req):
-    code = compile_file(req["path"], req.get("optimize", 0))
+    # What a pyc holds is the code object marshal loads back, which can list frozenset
+    # members in another order than the freshly compiled one.
+    code = marshal.loads(marshal.dumps(compile_file(req["path"], req.get("optimize", 0))))
     buf = io.StringIO()
     if req.get("show_code"):
         for co in walk(code):
@@ -150,7 +252,7 @@ def op_validate_pyc(req):
         else:
             import os
             st = os.stat(source_path)
-            bext._validate_timestamp_pyc(data, st.st_mtime, st.st_size, name, details)
+            bext._validate_timestamp_pyc(data, int(st.st_mtime), st.st_size, name, details)
             mode = "timestamp"
         code = marshal.loads(memoryview(data)[16:])
         if not isinstance(code, types.CodeType):

@@ -96,13 +96,23 @@ impl Oracle {
                 return None;
             }
         };
-        let mut child = Command::new(&python)
-            .arg("-I")
+        // Not `-I`: that would ignore PYTHONHASHSEED. The rest of the environment that could
+        // change the interpreter's behaviour is removed instead.
+        let mut command = Command::new(&python);
+        for (key, _) in std::env::vars_os() {
+            if key.to_string_lossy().starts_with("PYTHON") {
+                command.env_remove(key);
+            }
+        }
+        let mut child = command
+            .arg("-s")
             .arg("-B")
             .arg(repo_root().join("tests/oracle/worker.py"))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .env("PYTHONDONTWRITEBYTECODE", "1")
+            // Frozensets of strings are listed in hash order: make it the same every run.
+            .env("PYTHONHASHSEED", "0")
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", python.display()));
         let stdin = child.stdin.take().expect("piped stdin");
@@ -187,6 +197,26 @@ fn collect_py(dir: &Path, out: &mut Vec<PathBuf>) {
             out.push(path);
         }
     }
+}
+
+/// Replaces object addresses as the oracle does, so listings can be compared.
+pub fn normalise_addresses(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    // As the oracle's ` at 0x[0-9a-fA-F]+`: at least one hex digit.
+    while let Some(i) = rest.find(" at 0x") {
+        let digits = rest[i + 6..].trim_start_matches(|c: char| c.is_ascii_hexdigit());
+        let end = rest.len() - digits.len();
+        out.push_str(&rest[..i]);
+        out.push_str(if end > i + 6 {
+            " at 0x0"
+        } else {
+            &rest[i..end]
+        });
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Base64 of bytes, for requests.

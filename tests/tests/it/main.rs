@@ -1,4 +1,10 @@
 //! The single integration-test binary: unit-crossing and differential tests.
 
 mod asm;
+mod dis;
+mod errors;
+mod marshal;
 mod opcodes;
+mod pyc;
+mod symtable;
+mod tables;

@@ -1,0 +1,165 @@
+//! The `pyc-build` binary, end to end.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use pyc_tests::{for_each_version, repo_root};
+use serde_json::json;
+
+fn pyc_build(args: &[&std::ffi::OsStr]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_pyc-build"))
+        .args(args)
+        .output()
+        .expect("runs pyc-build")
+}
+
+fn temp_dir(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("pyc-build-cli-{}-{tag}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+const SAMPLE: &str = r#"
+import sys
+
+def greet(name, *args, greeting="hello", **kw):
+    """Say hello."""
+    def inner():
+        return f"{greeting}, {name}!"
+    try:
+        return inner()
+    except (TypeError, ValueError) as e:
+        raise RuntimeError("no") from e
+    finally:
+        print(len(args), sorted(kw), 1.5e300, -0.0, b"\x00", {1, 2} == frozenset())
+
+class C(object):
+    x: int = 3
+    def m(self):
+        return [i * 2 for i in range(self.x) if i % 2]
+"#;
+
+/// A pyc written by CPython itself for `SAMPLE`, for the given oracle's version.
+fn cpython_pyc(oracle: &mut pyc_tests::Oracle, dir: &Path) -> (PathBuf, PathBuf) {
+    let source = dir.join(format!("sample{}.py", oracle.version.minor()));
+    std::fs::write(&source, SAMPLE).unwrap();
+    let blob = oracle.compile(&source).expect("sample compiles");
+    let mut data = oracle.version.magic_bytes().to_vec();
+    data.extend([0u8; 12]);
+    data.extend(blob);
+    let pyc = source.with_extension("pyc");
+    std::fs::write(&pyc, data).unwrap();
+    (source, pyc)
+}
+
+#[test]
+fn dis_prints_what_cpython_prints() {
+    let dir = temp_dir("dis");
+    for_each_version(|oracle| {
+        let (source, pyc) = cpython_pyc(oracle, &dir);
+        for show_code in [false, true] {
+            let mut args = vec![std::ffi::OsStr::new("dis"), pyc.as_os_str()];
+            if show_code {
+                args.push("--show-code".as_ref());
+            }
+            let out = pyc_build(&args);
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let ours = String::from_utf8(out.stdout).unwrap();
+            let reply =
+                oracle.request(json!({"op": "dis", "path": source, "show_code": show_code}));
+            let ours = pyc_tests::normalise_addresses(&ours);
+            assert_eq!(ours, reply["text"].as_str().unwrap(), "{}", oracle.version);
+        }
+    });
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn broken_pycs_are_errors_with_offsets() {
+    let dir = temp_dir("broken");
+    let truncated = dir.join("truncated.pyc");
+    let mut data = pyc_assembler::PythonVersion::V3_11.magic_bytes().to_vec();
+    data.extend([0u8; 12]);
+    data.extend(b"\xe3\x00\x00");
+    std::fs::write(&truncated, &data).unwrap();
+    let unknown = dir.join("unknown.pyc");
+    std::fs::write(&unknown, b"\x42\x0d\x0d\x0a\0\0\0\0\0\0\0\0\0\0\0\0N").unwrap();
+    let short = dir.join("short.pyc");
+    std::fs::write(&short, b"\xa7\x0d").unwrap();
+    let missing = dir.join("missing.pyc");
+    for path in [&truncated, &unknown, &short, &missing] {
+        let out = pyc_build(&["dis".as_ref(), path.as_os_str()]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{}: {stderr}", path.display());
+        assert!(stderr.contains(&*path.to_string_lossy()), "{stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+    let out = pyc_build(&["dis".as_ref(), truncated.as_os_str()]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("byte"));
+    let out = pyc_build(&["dis".as_ref(), unknown.as_os_str()]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("magic"));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn targets_without_codegen_are_refused() {
+    let source = repo_root().join("tests/oracle/worker.py");
+    let out = pyc_build(&["--target".as_ref(), "3.11".as_ref(), source.as_os_str()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("not implemented yet"), "{stderr}");
+    let out = pyc_build(&["--target".as_ref(), "3.7".as_ref(), source.as_os_str()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("unsupported Python version '3.7'"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn explain_symtable_shows_each_resolution() {
+    let dir = temp_dir("explain");
+    let source = dir.join("closure.py");
+    std::fs::write(
+        &source,
+        "def f(a):\n    def g():\n        return a + b\n    return g\nb = 1\n",
+    )
+    .unwrap();
+    let out = pyc_build(&[
+        "explain".as_ref(),
+        source.as_os_str(),
+        "--target".as_ref(),
+        "3.11".as_ref(),
+        "--pass".as_ref(),
+        "symtable".as_ref(),
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("a: cell"), "{text}");
+    assert!(text.contains("a: free"), "{text}");
+    assert!(text.contains("b: global (implicit)"), "{text}");
+    let bad = dir.join("bad.py");
+    std::fs::write(&bad, "def f():\n    nonlocal x\n").unwrap();
+    let out = pyc_build(&[
+        "explain".as_ref(),
+        bad.as_os_str(),
+        "--target".as_ref(),
+        "3.11".as_ref(),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr.contains(":2:5: SyntaxError: no binding for nonlocal 'x' found"),
+        "{stderr}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}

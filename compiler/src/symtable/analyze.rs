@@ -1,0 +1,426 @@
+//! Pass 2: decide each name's scope (`analyze_block`, `analyze_name`, `inline_comprehension`,
+//! `analyze_cells`, `update_symbols` in `Python/symtable.c`).
+//!
+//! A scope passes to its children the names bound in enclosing function scopes (`bound`) and
+//! the declared globals (`global`); children report back the names they read as free. A
+//! function's local that a child reads becomes a cell; a class never provides bindings to its
+//! methods, except for the implicit `__class__` (and 3.12+ `__classdict__`) cells.
+
+use std::collections::HashSet;
+
+use indexmap::IndexMap;
+
+use super::build::{error, Extra, SymtableVersion};
+use super::{NameScope, ScopeId, ScopeKind, Symbol, SymbolFlags as F, SymbolTable};
+use crate::Diagnostic;
+
+type Set = HashSet<String>;
+type Result<T> = std::result::Result<T, Diagnostic>;
+
+pub(super) fn analyze(table: &mut SymbolTable, extra: &[Extra]) -> Result<()> {
+    let mut a = Analyzer { t: table, extra };
+    let (mut free, mut global, mut type_params) = (Set::new(), Set::new(), Set::new());
+    a.block(
+        SymbolTable::ROOT,
+        None,
+        &mut free,
+        &mut global,
+        &mut type_params,
+        None,
+    )
+}
+
+struct Analyzer<'a> {
+    t: &'a mut SymbolTable,
+    extra: &'a [Extra],
+}
+
+impl Analyzer<'_> {
+    fn scope(&mut self, id: ScopeId) -> &mut super::Scope {
+        &mut self.t.scopes[id.0 as usize]
+    }
+
+    /// `analyze_block`: resolve the names of `id`, then of its children; `free` gains the
+    /// names still free after this block.
+    fn block(
+        &mut self,
+        id: ScopeId,
+        mut bound: Option<Set>,
+        free: &mut Set,
+        global: &mut Set,
+        type_params: &mut Set,
+        class_entry: Option<ScopeId>,
+    ) -> Result<()> {
+        let v = self.t.version;
+        let (kind, function_like, sees_class) = {
+            let s = &self.t.scopes[id.0 as usize];
+            (s.kind, s.is_function_like(), s.flags.can_see_class_scope)
+        };
+        let mut local = Set::new();
+        let mut scopes: IndexMap<String, NameScope> = IndexMap::new();
+        let (mut newglobal, mut newfree, mut newbound) = (Set::new(), Set::new(), Set::new());
+        let mut inlined_cells = Set::new();
+
+        // A class's own bindings are invisible to its children: seed before analyzing.
+        if kind == ScopeKind::Class {
+            newglobal.extend(global.iter().cloned());
+            if let Some(b) = &bound {
+                newbound.extend(b.iter().cloned());
+            }
+        }
+        let names: Vec<(String, u32)> = self.t.scopes[id.0 as usize]
+            .symbols
+            .iter()
+            .map(|(n, s)| (n.clone(), s.flags.0))
+            .collect();
+        for (name, flags) in names {
+            let ctx = NameCtx {
+                bound: bound.as_mut(),
+                local: &mut local,
+                free,
+                global,
+                type_params,
+                class_entry,
+            };
+            let resolved = self.name(id, &name, flags, ctx)?;
+            scopes.insert(name, resolved);
+        }
+        if kind != ScopeKind::Class {
+            if function_like {
+                newbound.extend(local.iter().cloned());
+            }
+            if let Some(b) = &bound {
+                newbound.extend(b.iter().cloned());
+            }
+            newglobal.extend(global.iter().cloned());
+        } else {
+            newbound.insert("__class__".into());
+            if v.inlines_comprehensions() {
+                newbound.insert("__classdict__".into());
+            }
+        }
+
+        let children = self.t.scopes[id.0 as usize].children.clone();
+        let mut allfree = Set::new();
+        for &child in &children {
+            let (child_sees_class, inline) = {
+                let c = &self.t.scopes[child.0 as usize];
+                let inline = v.inlines_comprehensions()
+                    && c.comprehension.is_some()
+                    && !c.flags.generator
+                    // 3.13 keeps those in annotation scopes within a class (3.12 refuses them).
+                    && (!sees_class || v.refuses_nested_scopes_in_class_annotation_scopes());
+                (c.flags.can_see_class_scope, inline)
+            };
+            let new_class_entry = match (child_sees_class, kind) {
+                (false, _) => None,
+                (true, ScopeKind::Class) => Some(id),
+                (true, _) => class_entry,
+            };
+            // Before 3.12 each child starts from no free names; from 3.12 from those of the
+            // children before it.
+            let mut child_free = if v.inlines_comprehensions() {
+                newfree.clone()
+            } else {
+                Set::new()
+            };
+            let mut child_global = newglobal.clone();
+            let mut child_type_params = type_params.clone();
+            self.block(
+                child,
+                Some(newbound.clone()),
+                &mut child_free,
+                &mut child_global,
+                &mut child_type_params,
+                new_class_entry,
+            )?;
+            if inline {
+                self.inline_comprehension(
+                    id,
+                    child,
+                    &mut scopes,
+                    &mut child_free,
+                    &mut inlined_cells,
+                );
+                self.scope(child).flags.comp_inlined = true;
+            }
+            if v.inlines_comprehensions() {
+                newfree.extend(child_free);
+            } else {
+                allfree.extend(child_free);
+            }
+            let c = self.t.scopes[child.0 as usize].flags;
+            if c.free || c.child_free {
+                self.scope(id).flags.child_free = true;
+            }
+        }
+        newfree.extend(allfree);
+
+        // The children of inlined comprehensions become our children.
+        let mut spliced = Vec::with_capacity(children.len());
+        for &child in &children {
+            let c = &self.t.scopes[child.0 as usize];
+            if c.flags.comp_inlined {
+                spliced.extend(c.children.iter().copied());
+            } else {
+                spliced.push(child);
+            }
+        }
+        for &c in &spliced {
+            self.scope(c).parent = Some(id);
+        }
+        self.scope(id).children = spliced;
+
+        if function_like {
+            for (name, scope) in scopes.iter_mut() {
+                if *scope == NameScope::Local
+                    && (newfree.contains(name) || inlined_cells.contains(name))
+                {
+                    *scope = NameScope::Cell;
+                    newfree.remove(name);
+                }
+            }
+        } else if kind == ScopeKind::Class {
+            if newfree.remove("__class__") {
+                self.scope(id).flags.needs_class_closure = true;
+            }
+            if v.inlines_comprehensions() && newfree.remove("__classdict__") {
+                self.scope(id).flags.needs_classdict = true;
+            }
+        }
+        let classflag = kind == ScopeKind::Class || sees_class;
+        self.update_symbols(
+            id,
+            &scopes,
+            bound.as_ref(),
+            &newfree,
+            &inlined_cells,
+            classflag,
+        );
+        free.extend(newfree);
+        Ok(())
+    }
+
+    /// `analyze_name`: the scope of one name given its flags and what enclosing scopes bind.
+    fn name(&mut self, id: ScopeId, name: &str, flags: u32, ctx: NameCtx) -> Result<NameScope> {
+        let NameCtx {
+            bound,
+            local,
+            free,
+            global,
+            type_params,
+            class_entry,
+        } = ctx;
+        if flags & F::GLOBAL != 0 {
+            if flags & F::NONLOCAL != 0 {
+                return Err(self.at_directive(
+                    id,
+                    name,
+                    format!("name '{name}' is nonlocal and global"),
+                ));
+            }
+            global.insert(name.to_string());
+            if let Some(b) = bound {
+                b.remove(name);
+            }
+            return Ok(NameScope::GlobalExplicit);
+        }
+        if flags & F::NONLOCAL != 0 {
+            let Some(b) = bound else {
+                return Err(self.at_directive(
+                    id,
+                    name,
+                    "nonlocal declaration not allowed at module level".into(),
+                ));
+            };
+            if !b.contains(name) {
+                return Err(self.at_directive(
+                    id,
+                    name,
+                    format!("no binding for nonlocal '{name}' found"),
+                ));
+            }
+            if type_params.contains(name) {
+                return Err(self.at_directive(
+                    id,
+                    name,
+                    format!("nonlocal binding not allowed for type parameter '{name}'"),
+                ));
+            }
+            self.scope(id).flags.free = true;
+            free.insert(name.to_string());
+            return Ok(NameScope::Free);
+        }
+        if flags & F::BOUND != 0 {
+            local.insert(name.to_string());
+            global.remove(name);
+            if flags & F::TYPE_PARAM != 0 {
+                type_params.insert(name.to_string());
+            } else {
+                type_params.remove(name);
+            }
+            return Ok(NameScope::Local);
+        }
+        // 3.12+: an annotation scope in a class sees the class's bindings first, as globals.
+        if let Some(class) = class_entry {
+            let cf = self.t.scopes[class.0 as usize]
+                .symbols
+                .get(name)
+                .map_or(0, |s| s.flags.0);
+            if cf & F::GLOBAL != 0 {
+                return Ok(NameScope::GlobalExplicit);
+            }
+            if cf & F::BOUND != 0 && cf & F::NONLOCAL == 0 {
+                return Ok(NameScope::GlobalImplicit);
+            }
+        }
+        if bound.is_some_and(|b| b.contains(name)) {
+            self.scope(id).flags.free = true;
+            free.insert(name.to_string());
+            return Ok(NameScope::Free);
+        }
+        if global.contains(name) {
+            return Ok(NameScope::GlobalImplicit);
+        }
+        if self.t.scopes[id.0 as usize].flags.nested {
+            self.scope(id).flags.free = true;
+        }
+        Ok(NameScope::GlobalImplicit)
+    }
+
+    /// The error for a name, at its first `global`/`nonlocal` statement (or walrus).
+    fn at_directive(&self, id: ScopeId, name: &str, message: String) -> Diagnostic {
+        let loc = self.extra[id.0 as usize]
+            .directives
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|&(_, loc)| loc)
+            .unwrap_or_default();
+        error(self.t.version, message, loc, true)
+    }
+
+    /// 3.12+ (PEP 709): merge an inlined comprehension's names into the enclosing scope.
+    fn inline_comprehension(
+        &mut self,
+        id: ScopeId,
+        comp: ScopeId,
+        scopes: &mut IndexMap<String, NameScope>,
+        comp_free: &mut Set,
+        inlined_cells: &mut Set,
+    ) {
+        let is_class = self.t.scopes[id.0 as usize].kind == ScopeKind::Class;
+        let symbols: Vec<(String, Symbol)> = self.t.scopes[comp.0 as usize]
+            .symbols
+            .iter()
+            .map(|(n, s)| (n.clone(), *s))
+            .collect();
+        let mut remove_dunder_class = false;
+        for (name, sym) in symbols {
+            if sym.flags.has(F::PARAM) {
+                continue;
+            }
+            let mut scope = sym.scope;
+            if scope == NameScope::Cell || sym.flags.has(F::COMP_CELL) {
+                inlined_cells.insert(name.clone());
+            }
+            // `__class__` is never free through a class scope.
+            if scope == NameScope::Free && is_class && name == "__class__" {
+                scope = NameScope::GlobalImplicit;
+                comp_free.remove(&name);
+                remove_dunder_class = true;
+            }
+            let existing = self.t.scopes[id.0 as usize].symbols.get(&name).copied();
+            match existing {
+                None => {
+                    let placeholder = Symbol {
+                        flags: sym.flags,
+                        scope: NameScope::GlobalImplicit,
+                    };
+                    self.scope(id).symbols.insert(name.clone(), placeholder);
+                    scopes.insert(name, scope);
+                }
+                Some(outer) => {
+                    // A comprehension's free name that is local outside is simply local,
+                    // unless the comprehension's own children need it as a cell.
+                    if outer.flags.has(F::BOUND)
+                        && !is_class
+                        && !self.free_in_any_child(comp, &name)
+                    {
+                        comp_free.remove(&name);
+                    }
+                }
+            }
+        }
+        let c = self.scope(comp);
+        c.flags.free = !comp_free.is_empty();
+        if remove_dunder_class {
+            c.symbols.shift_remove("__class__");
+        }
+    }
+
+    fn free_in_any_child(&self, id: ScopeId, name: &str) -> bool {
+        self.t.scopes[id.0 as usize].children.iter().any(|c| {
+            self.t.scopes[c.0 as usize]
+                .symbols
+                .get(name)
+                .map(|s| s.scope)
+                == Some(NameScope::Free)
+        })
+    }
+
+    /// `update_symbols`: store the scopes, and record the names children still need free.
+    fn update_symbols(
+        &mut self,
+        id: ScopeId,
+        scopes: &IndexMap<String, NameScope>,
+        bound: Option<&Set>,
+        free: &Set,
+        inlined_cells: &Set,
+        classflag: bool,
+    ) {
+        let v = self.t.version;
+        let symbols = &mut self.t.scopes[id.0 as usize].symbols;
+        for (name, sym) in symbols.iter_mut() {
+            if inlined_cells.contains(name) {
+                sym.flags.0 |= F::COMP_CELL;
+            }
+            if let Some(&scope) = scopes.get(name) {
+                sym.scope = scope;
+            }
+        }
+        // CPython walks a set here, in hash order; sorting keeps the table deterministic.
+        let mut names: Vec<&String> = free.iter().collect();
+        names.sort_unstable();
+        for name in names {
+            if let Some(sym) = symbols.get_mut(name) {
+                // A method's free name that the class also has: the class body must read it
+                // from the class namespace first (`LOAD_CLASSDEREF`).
+                if classflag && (v.inlines_comprehensions() || sym.flags.has(F::BOUND | F::GLOBAL))
+                {
+                    sym.flags.0 |= F::FREE_CLASS;
+                }
+                continue;
+            }
+            if bound.is_some_and(|b| !b.contains(name)) {
+                continue;
+            }
+            symbols.insert(
+                name.clone(),
+                Symbol {
+                    flags: F(0),
+                    scope: NameScope::Free,
+                },
+            );
+        }
+    }
+}
+
+/// The sets `analyze_name` reads and updates.
+struct NameCtx<'s> {
+    bound: Option<&'s mut Set>,
+    local: &'s mut Set,
+    free: &'s mut Set,
+    global: &'s mut Set,
+    type_params: &'s mut Set,
+    class_entry: Option<ScopeId>,
+}
