@@ -303,7 +303,7 @@ fn block(b: &CodeBlock, ctx: &Ctx) -> Result<CodeObject, Vec<AsmError>> {
     let resolved: Vec<Constant> = consts
         .iter()
         .zip(&const_spans)
-        .map(|(c, s)| resolve(c, *s, &children, &mut used_children, &mut resolve_errors))
+        .map(|(c, _)| resolve(c, &children, &mut used_children, &mut resolve_errors))
         .collect();
     errors.extend(resolve_errors);
     for child in &b.children {
@@ -808,7 +808,6 @@ fn units_for(arg: u32) -> u32 {
 
 fn resolve<'a>(
     c: &ConstExpr,
-    span: Span,
     children: &'a HashMap<PyStr, (CodeObject, Span)>,
     used: &mut Vec<&'a PyStr>,
     errors: &mut Vec<AsmError>,
@@ -818,13 +817,13 @@ fn resolve<'a>(
         ConstExpr::Tuple(items) => Constant::Tuple(
             items
                 .iter()
-                .map(|i| resolve(i, span, children, used, errors))
+                .map(|i| resolve(i, children, used, errors))
                 .collect(),
         ),
         ConstExpr::FrozenSet(items) => Constant::FrozenSet(
             items
                 .iter()
-                .map(|i| resolve(i, span, children, used, errors))
+                .map(|i| resolve(i, children, used, errors))
                 .collect(),
         ),
         ConstExpr::Code(label, lspan) => match children.get_key_value(label) {

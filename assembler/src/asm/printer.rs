@@ -34,7 +34,7 @@ struct Decoded {
 /// opcode, a cut-short instruction, non-zero caches).
 fn decode(code: &CodeObject, v: PythonVersion) -> Option<Vec<Decoded>> {
     let table = v.opcodes();
-    if code.code.len() % 2 != 0 {
+    if !code.code.len().is_multiple_of(2) {
         return None;
     }
     let units: Vec<(u8, u8)> = code.code.chunks(2).map(|c| (c[0], c[1])).collect();
@@ -712,7 +712,8 @@ fn block(
     };
     let entries_ok = entries.as_ref().is_some_and(|es| {
         es.iter().all(|e| {
-            let ok = |u: u32| u % 2 == 0 && (starts.contains_key(&(u / 2)) || u / 2 == total);
+            let ok =
+                |u: u32| u.is_multiple_of(2) && (starts.contains_key(&(u / 2)) || u / 2 == total);
             ok(e.start) && ok(e.end) && e.target % 2 == 0 && starts.contains_key(&(e.target / 2))
         })
     });
@@ -761,8 +762,7 @@ fn block(
         let inner = here.iter().any(|(_, k, _)| *k > 0);
         let explicit_prefixes =
             d.prefixes != minimal || inner || (explicit.level() >= 1 && d.prefixes > 0);
-        for (_, k, p) in here.iter().filter(|(_, k, _)| *k == 0) {
-            let _ = k;
+        for (_, _, p) in here.iter().filter(|(_, k, _)| *k == 0) {
             let _ = writeln!(out, "{ind}  .line {}", pos_text(p));
         }
         if explicit_prefixes {
@@ -884,7 +884,6 @@ fn printer_default_flags(
             f |= flags::GENERATOR;
         }
     }
-    let (_, _, _, _) = (code.argcount, 0, 0, 0);
     if signature_printed(code) {
         f |= code.flags & (flags::VARARGS | flags::VARKEYWORDS);
     }
@@ -939,7 +938,7 @@ fn line_items(
     match v.line_table_format() {
         LineTableFormat::Lnotab => {
             let t = &code.linetable;
-            if t.len() % 2 != 0 {
+            if !t.len().is_multiple_of(2) {
                 return None;
             }
             let pairs: Vec<(u32, i32)> = t

@@ -255,8 +255,7 @@ mod tests {
 
     fn ins(v: PythonVersion, code: &[(&str, u32, Option<usize>)]) -> Vec<Ins> {
         code.iter()
-            .enumerate()
-            .map(|(i, &(name, arg, target))| Ins {
+            .map(|&(name, arg, target)| Ins {
                 op: v.opcodes().by_name(name).unwrap(),
                 arg,
                 target,
