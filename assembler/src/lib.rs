@@ -9,6 +9,7 @@
 //! - [`repr`]: Python's `repr()` of constants, as `dis` prints them.
 //! - [`dis`]: listings in the format of each version's own `dis` module.
 
+pub mod asm;
 pub mod code;
 pub mod dis;
 pub mod exceptions;

@@ -214,6 +214,23 @@ def op_dis(req):
     return {"text": ADDRESS.sub(" at 0x0", buf.getvalue())}
 
 
+def op_run_pyc(req):
+    """Runs a pyc file in a fresh interpreter; returns its exit status, stdout and stderr."""
+    import os
+    import subprocess
+    import tempfile
+    fd, path = tempfile.mkstemp(suffix=".pyc")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(unb64(req["pyc"]))
+        proc = subprocess.run([sys.executable, "-I", path], capture_output=True, timeout=60)
+    finally:
+        os.unlink(path)
+    return {"status": proc.returncode,
+            "stdout": proc.stdout.decode("utf-8", "replace"),
+            "stderr": proc.stderr.decode("utf-8", "replace")}
+
+
 def op_source_hash(req):
     return {"hash": b64(importlib.util.source_hash(unb64(req["data"])))}
 

@@ -1,5 +1,6 @@
 //! The single integration-test binary: unit-crossing and differential tests.
 
+mod asm;
 mod dis;
 mod errors;
 mod marshal;
