@@ -24,6 +24,23 @@ enum Command {
     Dis(DisArgs),
     /// Show what a compiler pass makes of a source file.
     Explain(ExplainArgs),
+    /// Assemble a textual bytecode file (docs/asm.md) into a pyc.
+    Asm(AsmArgs),
+}
+
+#[derive(Args, Debug)]
+struct AsmArgs {
+    /// The assembly file.
+    file: PathBuf,
+
+    /// Where to write the pyc (default: FILE with the extension `.pyc`).
+    #[arg(long, short)]
+    output: Option<PathBuf>,
+
+    /// The CPython version to assemble for, when the file has no `.version` line
+    /// (default: the version of `python3` on PATH).
+    #[arg(long, value_name = "3.X")]
+    target: Option<PythonVersion>,
 }
 
 /// Compiling sources (the default action when no subcommand is given).
@@ -44,8 +61,12 @@ struct DisArgs {
     files: Vec<PathBuf>,
 
     /// Print the fields of every code object as `dis.show_code` does, instead of the listing.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "asm")]
     show_code: bool,
+
+    /// Print the textual assembly format (docs/asm.md), which `pyc-build asm` reads back.
+    #[arg(long)]
+    asm: bool,
 }
 
 #[derive(Args, Debug)]
@@ -73,6 +94,7 @@ fn main() -> ExitCode {
     match cli.command {
         Some(Command::Dis(args)) => dis(&args),
         Some(Command::Explain(args)) => explain(&args),
+        Some(Command::Asm(args)) => asm(&args),
         None => build(&cli.build),
     }
 }
@@ -93,7 +115,9 @@ fn dis(args: &DisArgs) -> ExitCode {
                     println!("==> {} <==", path.display());
                 }
                 let v = header.version;
-                let text = if args.show_code {
+                let text = if args.asm {
+                    pyc_assembler::asm::to_asm(&code, v)
+                } else if args.show_code {
                     let mut all = Vec::new();
                     collect_code(&code, &mut all);
                     all.iter()
@@ -132,6 +156,75 @@ fn collect_code<'a>(
     out.push(code);
     for c in code.nested_code() {
         collect_code(c, out);
+    }
+}
+
+fn asm(args: &AsmArgs) -> ExitCode {
+    let text = match std::fs::read_to_string(&args.file) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("pyc-build: error: {}: {e}", args.file.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    let default = args.target.or_else(|| default_target().ok());
+    let (version, code) = match pyc_assembler::asm::parse_and_assemble(&text, default) {
+        Ok(r) => r,
+        Err(errors) => {
+            report_asm_errors(&args.file, &text, &errors);
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Some(t) = args.target.filter(|&t| t != version) {
+        eprintln!(
+            "pyc-build: error: {}: the file is for Python {version} (its .version line) but \
+             --target {t} was given",
+            args.file.display()
+        );
+        return ExitCode::FAILURE;
+    }
+    let header = pyc::PycHeader {
+        version,
+        invalidation: pyc::Invalidation::UncheckedHash(pyc::source_hash(version, text.as_bytes())),
+    };
+    let output = args
+        .output
+        .clone()
+        .unwrap_or_else(|| args.file.with_extension("pyc"));
+    if let Err(e) = std::fs::write(&output, pyc::write_pyc(&header, &code)) {
+        eprintln!("pyc-build: error: {}: {e}", output.display());
+        return ExitCode::FAILURE;
+    }
+    ExitCode::SUCCESS
+}
+
+/// Renders assembly errors with the source line, a caret and the hint.
+fn report_asm_errors(path: &std::path::Path, text: &str, errors: &[pyc_assembler::asm::AsmError]) {
+    use codespan_reporting::diagnostic::{Diagnostic, Label};
+    use codespan_reporting::files::SimpleFile;
+    use codespan_reporting::term::{self, termcolor};
+
+    let file = SimpleFile::new(path.display().to_string(), text);
+    let choice = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        termcolor::ColorChoice::Auto
+    } else {
+        termcolor::ColorChoice::Never
+    };
+    let mut stderr = termcolor::StandardStream::stderr(choice);
+    let config = term::Config::default();
+    for e in errors {
+        let start = e.start.min(text.len());
+        let end = e.end.clamp(start, text.len());
+        let mut diagnostic = Diagnostic::error()
+            .with_message(&e.message)
+            .with_labels(vec![Label::primary((), start..end)]);
+        if let Some(hint) = &e.hint {
+            diagnostic = diagnostic.with_notes(vec![format!("hint: {hint}")]);
+        }
+        if term::emit_to_write_style(&mut stderr, &config, &file, &diagnostic).is_err() {
+            let (line, col) = e.line_col(text);
+            eprintln!("{}:{line}:{col}: error: {e}", path.display());
+        }
     }
 }
 

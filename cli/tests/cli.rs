@@ -163,3 +163,106 @@ fn explain_symtable_shows_each_resolution() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn asm_assembles_and_dis_asm_round_trips() {
+    let dir = temp_dir("asm");
+    for_each_version(|oracle| {
+        let v = oracle.version;
+        let (_, cpython) = cpython_pyc(oracle, &dir);
+        let text = pyc_build(&["dis".as_ref(), "--asm".as_ref(), cpython.as_os_str()]);
+        assert!(
+            text.status.success(),
+            "{}",
+            String::from_utf8_lossy(&text.stderr)
+        );
+        let asm = dir.join(format!("sample{}.pyasm", v.minor()));
+        std::fs::write(&asm, &text.stdout).unwrap();
+        let ours = dir.join(format!("ours{}.pyc", v.minor()));
+        let out = pyc_build(&[
+            "asm".as_ref(),
+            asm.as_os_str(),
+            "--output".as_ref(),
+            ours.as_os_str(),
+        ]);
+        assert!(
+            out.status.success(),
+            "{v}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let read = |p: &Path| {
+            pyc_assembler::pyc::read_pyc(&std::fs::read(p).unwrap())
+                .unwrap()
+                .1
+        };
+        assert_eq!(read(&ours), read(&cpython), "{v}");
+    });
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn asm_errors_point_at_the_line_with_a_hint() {
+    let dir = temp_dir("asm-errors");
+    let bad = dir.join("bad.pyasm");
+    std::fs::write(
+        &bad,
+        ".version 3.11\n    RESUME 0\n    BINARY_ADD\n    RETURN_VALUE\n",
+    )
+    .unwrap();
+    let out = pyc_build(&["asm".as_ref(), bad.as_os_str()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("unknown opcode `BINARY_ADD` for 3.11"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("bad.pyasm:3:5"), "{stderr}");
+    assert!(stderr.contains("^^^^^^^^^^"), "{stderr}");
+    assert!(stderr.contains("hint:"), "{stderr}");
+    assert!(!dir.join("bad.pyc").exists());
+    let out = pyc_build(&[
+        "asm".as_ref(),
+        bad.as_os_str(),
+        "--target".as_ref(),
+        "3.12".as_ref(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn hello_world_pyasm_runs_under_python3() {
+    let dir = temp_dir("hello");
+    let Ok(python) = pyc_tests::find_interpreter(pyc_assembler::PythonVersion::V3_11) else {
+        assert!(!pyc_tests::oracles_required(), "no CPython 3.11");
+        eprintln!("skipped: no CPython 3.11");
+        return;
+    };
+    let pyc = dir.join("hello.pyc");
+    let source = repo_root().join("docs/asm/hello.pyasm");
+    let out = pyc_build(&[
+        "asm".as_ref(),
+        source.as_os_str(),
+        "--target".as_ref(),
+        "3.11".as_ref(),
+        "-o".as_ref(),
+        pyc.as_os_str(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let run = Command::new(python).arg(&pyc).output().unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&run.stdout).contains("ello"),
+        "{:?}",
+        run.stdout
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
