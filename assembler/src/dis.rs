@@ -15,7 +15,7 @@ use crate::exceptions::{parse_exception_table, ExceptionEntry};
 use crate::lines::line_starts;
 use crate::opcode::{Opcode, OpcodeTable};
 use crate::repr::{repr_code, repr_with, SetOrder};
-use crate::version::PythonVersion;
+use crate::version::{LocalsLayout, PythonVersion};
 
 /// Why a code object cannot be listed: where `dis` itself would raise (an index out of
 /// range, a malformed table), or an argument too large to represent.
@@ -242,7 +242,6 @@ fn opcode_of(table: &'static OpcodeTable, op: u8) -> Option<&'static Opcode> {
 /// `_unpack_opargs` of version `v`: instruction offsets, opcodes and folded arguments.
 fn unpack(code: &[u8], v: PythonVersion) -> Result<Vec<Raw>, DisError> {
     let table = v.opcodes();
-    let minor = v.minor();
     let mut out = Vec::new();
     let mut ext: i64 = 0;
     let mut caches = 0u32;
@@ -258,7 +257,7 @@ fn unpack(code: &[u8], v: PythonVersion) -> Result<Vec<Raw>, DisError> {
         caches = opcode.map_or(0, |o| u32::from(o.cache_entries));
         let has_arg = match opcode {
             Some(o) => o.has_arg(),
-            None => minor < 12 && u16::from(op) >= table.have_argument,
+            None => !v.dis_reads_hasarg() && u16::from(op) >= table.have_argument,
         };
         let is_ext = op == table.extended_arg;
         let arg = if has_arg {
@@ -270,14 +269,13 @@ fn unpack(code: &[u8], v: PythonVersion) -> Result<Vec<Raw>, DisError> {
                 return Err(DisError::at(offset, "argument too large"));
             }
             ext = if is_ext { arg << 8 } else { 0 };
-            // From 3.11 the argument is a C int: one wrap at 2**31, as dis computes it.
-            if minor >= 11 && ext >= 1 << 31 {
+            // The argument is a C int: one wrap at 2**31, as dis computes it.
+            if v.dis_wraps_oparg_as_c_int() && ext >= 1 << 31 {
                 ext -= 1 << 32;
             }
             Some(arg)
         } else {
-            // 3.8 and 3.9 keep a pending EXTENDED_ARG across instructions without argument.
-            if minor >= 10 {
+            if v.dis_clears_extended_arg_on_argless() {
                 ext = 0;
             }
             None
@@ -303,26 +301,24 @@ fn unpack(code: &[u8], v: PythonVersion) -> Result<Vec<Raw>, DisError> {
 /// Where a jump goes (`findlabels` of version `v`), or `None` for other instructions.
 fn jump_target(v: PythonVersion, opcode: Option<&Opcode>, arg: i64, offset: u32) -> Option<i64> {
     let o = opcode?;
-    let offset = i64::from(offset);
-    match v.minor() {
-        8 | 9 if o.has_jrel() => Some(offset + 2 + arg),
-        8 | 9 if o.has_jabs() => Some(arg),
-        _ if o.has_jrel() => {
-            let arg = if v.minor() >= 11 && o.is_backward_jump() {
-                -arg
-            } else {
-                arg
-            };
-            let caches = if v.minor() >= 12 {
-                2 * i64::from(o.cache_entries)
-            } else {
-                0
-            };
-            Some(offset + 2 + arg * 2 + caches)
-        }
-        _ if o.has_jabs() => Some(arg * 2),
-        _ => None,
+    let unit = if v.jumps_count_code_units() { 2 } else { 1 };
+    if o.has_jabs() {
+        return Some(arg * unit);
     }
+    if !o.has_jrel() {
+        return None;
+    }
+    let arg = if v.has_backward_jumps() && o.is_backward_jump() {
+        -arg
+    } else {
+        arg
+    };
+    let caches = if v.dis_jump_targets_skip_caches() {
+        2 * i64::from(o.cache_entries)
+    } else {
+        0
+    };
+    Some(i64::from(offset) + 2 + arg * unit + caches)
 }
 
 /// One code object prepared for listing.
@@ -362,13 +358,13 @@ impl Listing {
             .filter_map(|r| jump_target(v, opcode_of(table, r.op), r.arg?, r.offset))
             .collect();
         for e in &exceptions {
-            if v.minor() >= 13 {
+            if v.dis_uses_labels() {
                 target_set.extend([e.start, e.end, e.target].map(i64::from));
             } else if e.start < e.end {
                 target_set.insert(i64::from(e.target));
             }
         }
-        let labels: BTreeMap<i64, u32> = if v.minor() >= 13 {
+        let labels: BTreeMap<i64, u32> = if v.dis_uses_labels() {
             target_set.iter().zip(1..).map(|(&o, n)| (o, n)).collect()
         } else {
             BTreeMap::new()
@@ -426,7 +422,7 @@ impl Listing {
     }
 
     fn print(&self, out: &mut String) {
-        if self.v.minor() >= 13 {
+        if self.v.dis_uses_labels() {
             self.print_313(out);
         } else {
             self.print_classic(out);
@@ -436,8 +432,7 @@ impl Listing {
     /// 3.8 to 3.12: line, `>>` marker, offset, name, argument.
     fn print_classic(&self, out: &mut String) {
         let lines: Vec<u32> = self.line_starts.values().flatten().copied().collect();
-        // 3.8 and 3.9 always show the column; later versions only with line starts.
-        let show_lineno = self.v.minor() <= 9 || !lines.is_empty();
+        let show_lineno = self.v.dis_always_shows_line_numbers() || !lines.is_empty();
         let lineno_width = match lines.iter().max() {
             Some(&max) if show_lineno && max >= 1000 => max.to_string().len(),
             _ if show_lineno => 3,
@@ -572,7 +567,7 @@ fn localsplus_names(code: &CodeObject, v: PythonVersion) -> Vec<PyStr> {
             freevars,
             ..
         } => {
-            if v.minor() >= 11 {
+            if v.locals_layout() == LocalsLayout::LocalsPlus {
                 // The 3.11 layout of split locals: arguments that are cells appear once.
                 let mut names = varnames.clone();
                 names.extend(cellvars.iter().filter(|c| !varnames.contains(c)).cloned());
@@ -609,7 +604,7 @@ impl Resolver<'_> {
         let Some(o) = opcode else {
             return Ok((ArgValue::Int(arg), String::new()));
         };
-        let minor = self.v.minor();
+        let plus = self.v.locals_layout() == LocalsLayout::LocalsPlus;
         let missing = |what: &str| DisError::at(offset, format!("{what} index {arg} out of range"));
         let pick = |list: &'static [&'static str], i: i64, what: &str| {
             py_index(list.len(), i)
@@ -623,7 +618,7 @@ impl Resolver<'_> {
         };
         // `haslocal` indexes `co_varnames` before 3.11, and all locals from 3.11.
         let local = |i: i64| -> Result<PyStr, DisError> {
-            let list = if minor >= 11 {
+            let list = if plus {
                 &self.localsplus
             } else {
                 &self.varnames
@@ -648,7 +643,7 @@ impl Resolver<'_> {
         };
 
         if o.has_const() {
-            if minor == 11 && o.name != "LOAD_CONST" {
+            if self.v.dis_resolves_only_load_const() && o.name != "LOAD_CONST" {
                 return Ok((ArgValue::Unknown, String::new()));
             }
             let i = py_index(self.code.consts.len(), arg).ok_or_else(|| missing("constant"))?;
@@ -657,14 +652,18 @@ impl Resolver<'_> {
         }
         if o.has_name() {
             let (index, null_bit, prefix) = match o.name {
-                "LOAD_GLOBAL" if minor >= 11 => (floor_div(arg, 2), true, "NULL"),
-                "LOAD_ATTR" if minor >= 12 => (floor_div(arg, 2), true, "NULL|self"),
-                "LOAD_SUPER_ATTR" if minor >= 12 => (floor_div(arg, 4), true, "NULL|self"),
+                "LOAD_GLOBAL" if self.v.load_global_pushes_null_in_low_bit() => {
+                    (floor_div(arg, 2), true, "NULL")
+                }
+                "LOAD_ATTR" if self.v.load_attr_loads_method_in_low_bit() => {
+                    (floor_div(arg, 2), true, "NULL|self")
+                }
+                "LOAD_SUPER_ATTR" => (floor_div(arg, 4), true, "NULL|self"),
                 _ => (arg, false, ""),
             };
             let (val, mut text) = with_name(name(index)?);
             if null_bit && arg & 1 != 0 && !text.is_empty() {
-                text = if minor >= 13 {
+                text = if self.v.dis_writes_null_after_name() {
                     format!("{text} + {prefix}")
                 } else {
                     format!("{prefix} + {text}")
@@ -672,16 +671,14 @@ impl Resolver<'_> {
             }
             return Ok((val, text));
         }
-        let is_jump = if minor >= 13 {
+        let is_jump = if self.v.dis_uses_labels() {
             o.is_jump() || o.has_exc()
-        } else if minor >= 10 {
-            o.has_jrel() || o.has_jabs()
         } else {
-            o.has_jrel()
+            o.has_jrel() || (o.has_jabs() && self.v.dis_shows_absolute_jump_targets())
         };
         if is_jump {
             let target = jump_target(self.v, Some(o), arg, offset).unwrap_or(arg);
-            let text = if minor >= 13 {
+            let text = if self.v.dis_uses_labels() {
                 let label = self
                     .labels
                     .get(&target)
@@ -692,27 +689,21 @@ impl Resolver<'_> {
             };
             return Ok((ArgValue::Jump(target), text));
         }
-        if minor >= 13
-            && matches!(
-                o.name,
-                "LOAD_FAST_LOAD_FAST" | "STORE_FAST_LOAD_FAST" | "STORE_FAST_STORE_FAST"
-            )
-        {
+        if matches!(
+            o.name,
+            "LOAD_FAST_LOAD_FAST" | "STORE_FAST_LOAD_FAST" | "STORE_FAST_STORE_FAST"
+        ) {
             let (a, b) = (local(arg >> 4)?, local(arg & 15)?);
             let text = format!("{a}, {b}");
             return Ok((ArgValue::Names(a, b), text));
         }
-        if o.has_local() || (minor >= 11 && o.has_free()) {
+        if o.has_local() || (plus && o.has_free()) {
             return Ok(with_name(local(arg)?));
         }
         if o.has_compare() {
-            let index = match minor {
-                12 => arg >> 4,
-                13.. => arg >> 5,
-                _ => arg,
-            };
+            let index = arg >> self.v.compare_op_arg_shift();
             let op = pick(self.table.cmp_op, index, "comparison")?;
-            let text = if minor >= 13 && arg & 16 != 0 {
+            let text = if self.v.compare_op_has_to_bool_bit() && arg & 16 != 0 {
                 format!("bool({op})")
             } else {
                 op.to_string()
@@ -725,7 +716,7 @@ impl Resolver<'_> {
         }
         let converters = self.table.format_value_converters;
         match o.name {
-            "FORMAT_VALUE" if minor <= 12 => {
+            "FORMAT_VALUE" => {
                 let conv = pick(converters, arg & 3, "conversion")?;
                 let spec = arg & 4 != 0;
                 let mut text = conv.to_string();
@@ -737,22 +728,22 @@ impl Resolver<'_> {
                 }
                 Ok((ArgValue::Format(conv, spec), text))
             }
-            "CONVERT_VALUE" if minor >= 13 => {
+            "CONVERT_VALUE" => {
                 let conv = pick(converters, arg, "conversion")?;
                 Ok((ArgValue::Format(conv, false), conv.to_string()))
             }
-            "MAKE_FUNCTION" if minor <= 12 => Ok((ArgValue::Int(arg), flags_repr(arg))),
-            "SET_FUNCTION_ATTRIBUTE" if minor >= 13 => Ok((ArgValue::Int(arg), flags_repr(arg))),
-            "BINARY_OP" if minor >= 11 => {
+            "MAKE_FUNCTION" => Ok((ArgValue::Int(arg), flags_repr(arg))),
+            "SET_FUNCTION_ATTRIBUTE" => Ok((ArgValue::Int(arg), flags_repr(arg))),
+            "BINARY_OP" => {
                 let i = py_index(self.table.nb_ops.len(), arg)
                     .ok_or_else(|| missing("binary operator"))?;
                 Ok((ArgValue::Int(arg), self.table.nb_ops[i].1.to_string()))
             }
-            "CALL_INTRINSIC_1" if minor >= 12 => {
+            "CALL_INTRINSIC_1" => {
                 let text = pick(self.table.intrinsic1, arg, "intrinsic")?;
                 Ok((ArgValue::Int(arg), text.to_string()))
             }
-            "CALL_INTRINSIC_2" if minor >= 12 => {
+            "CALL_INTRINSIC_2" => {
                 let text = pick(self.table.intrinsic2, arg, "intrinsic")?;
                 Ok((ArgValue::Int(arg), text.to_string()))
             }

@@ -93,7 +93,7 @@ pub fn co_lines(code: &CodeObject, v: PythonVersion) -> Result<Vec<LineRange>, T
             let mut out: Vec<LineRange> = Vec::new();
             let mut last_raw = None;
             for e in location_ranges(&code.linetable, code.firstlineno)? {
-                if v >= PythonVersion::V3_12 && last_raw == Some(e.entry.line) {
+                if v.merges_line_ranges() && last_raw == Some(e.entry.line) {
                     if let Some(prev) = out.last_mut() {
                         prev.end = e.end;
                         continue;
@@ -127,7 +127,7 @@ pub fn line_starts(
         return lnotab_line_starts(code);
     }
     let lines = co_lines(code, v)?;
-    if v >= PythonVersion::V3_13 {
+    if v.dis_starts_line_at_every_range() {
         return Ok(lines.iter().map(|r| (r.start, r.line)).collect());
     }
     let mut last = None;
@@ -299,7 +299,7 @@ pub fn encode_lnotab(v: PythonVersion, firstlineno: u32, instrs: &[(u32, u32)]) 
         if line != 0 {
             let mut d_bytes = (offset - line_offset) * 2;
             let mut d_line = line as i64 - last_line;
-            let skip = if v >= PythonVersion::V3_9 {
+            let skip = if v.lnotab_skips_unchanged_lines() {
                 d_line == 0
             } else {
                 d_bytes == 0 && d_line == 0
@@ -660,7 +660,7 @@ fn location_ranges(table: &[u8], firstlineno: u32) -> Result<Vec<Placed>, TableE
 /// A line as `co_lines()` hands it out: 3.10 and 3.11 give `None` for any negative line,
 /// 3.12+ only for -1.
 fn line_value(line: i32, v: PythonVersion, offset: usize) -> Result<Option<u32>, TableError> {
-    if line < 0 && v <= PythonVersion::V3_11 {
+    if line < 0 && v.negative_lines_are_none() {
         return Ok(None);
     }
     position_value(line, offset)

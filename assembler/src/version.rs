@@ -36,6 +36,17 @@ pub enum SipHashVariant {
     Sip13,
 }
 
+/// Which f-string token CPython searches to place the lines of an f-string's expressions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FStringSearch {
+    /// The first token of an implicit concatenation (3.8).
+    FirstToken,
+    /// Each f-string's own token (3.9–3.11).
+    OwnToken,
+    /// None: the tokenizer knows where each expression is (3.12+).
+    None,
+}
+
 impl PythonVersion {
     pub const V3_8: PythonVersion = PythonVersion { minor: 8 };
     pub const V3_9: PythonVersion = PythonVersion { minor: 9 };
@@ -101,6 +112,25 @@ impl PythonVersion {
         4
     }
 
+    /// The SipHash variant of `_imp.source_hash`.
+    pub fn source_hash_variant(self) -> SipHashVariant {
+        if self.minor >= 11 {
+            SipHashVariant::Sip13
+        } else {
+            SipHashVariant::Sip24
+        }
+    }
+
+    /// The key `importlib.util.source_hash` uses: `_RAW_MAGIC_NUMBER`, the four magic bytes
+    /// read as a little-endian integer.
+    pub fn source_hash_key(self) -> u64 {
+        u32::from_le_bytes(self.magic_bytes()) as u64
+    }
+}
+
+/// Code objects: their fields and flags.
+impl PythonVersion {
+    /// How line numbers are stored: `co_lnotab` (3.8, 3.9), PEP 626 (3.10), PEP 657 (3.11+).
     pub fn line_table_format(self) -> LineTableFormat {
         match self.minor {
             8 | 9 => LineTableFormat::Lnotab,
@@ -109,6 +139,7 @@ impl PythonVersion {
         }
     }
 
+    /// How local variables are stored: split lists (3.8–3.10) or locals-plus (3.11+).
     pub fn locals_layout(self) -> LocalsLayout {
         if self.minor <= 10 {
             LocalsLayout::Split
@@ -127,6 +158,37 @@ impl PythonVersion {
         self.minor >= 11
     }
 
+    /// Locals-plus kinds include `CO_FAST_HIDDEN`, for the names of inlined comprehensions
+    /// (3.12+).
+    pub fn has_hidden_locals(self) -> bool {
+        self.minor >= 12
+    }
+
+    /// Code flags include `CO_NOFREE`, set when there are no cell or free variables (3.8–3.10).
+    pub fn has_nofree_flag(self) -> bool {
+        self.minor <= 10
+    }
+
+    /// `co_stacksize` is at least 1: 3.13 raises a computed 0 when it builds the code object.
+    pub fn stack_size_at_least_one(self) -> bool {
+        self.minor >= 13
+    }
+
+    /// A generator's stack starts at depth 1: 3.10 for `GEN_START`'s value, 3.11 and 3.12 for
+    /// the one `RETURN_GENERATOR` leaves and `POP_TOP` removes.
+    pub fn generators_start_at_depth_one(self) -> bool {
+        matches!(self.minor, 10..=12)
+    }
+
+    /// The stack size is counted before the peephole optimizer folds `LOAD_CONST`s and
+    /// `BUILD_TUPLE` into one constant tuple (3.8, 3.9).
+    pub fn folds_tuples_after_stack_depth(self) -> bool {
+        self.minor <= 9
+    }
+}
+
+/// Instructions and their arguments.
+impl PythonVersion {
     /// Instructions are followed by inline `CACHE` code units (3.11+).
     pub fn has_inline_caches(self) -> bool {
         self.minor >= 11
@@ -137,19 +199,275 @@ impl PythonVersion {
         self.minor >= 10
     }
 
-    /// The SipHash variant of `_imp.source_hash`.
-    pub fn source_hash_variant(self) -> SipHashVariant {
-        if self.minor >= 11 {
-            SipHashVariant::Sip13
-        } else {
-            SipHashVariant::Sip24
+    /// Backward jumps are relative, with opcodes of their own (`JUMP_BACKWARD`, 3.11+);
+    /// earlier versions jump backward to an absolute offset.
+    pub fn has_backward_jumps(self) -> bool {
+        self.minor >= 11
+    }
+
+    /// `LOAD_GLOBAL`'s argument is the name index shifted left by one, the low bit asking for
+    /// a `NULL` pushed first (3.11+).
+    pub fn load_global_pushes_null_in_low_bit(self) -> bool {
+        self.minor >= 11
+    }
+
+    /// `LOAD_ATTR`'s argument is the name index shifted left by one, the low bit asking for a
+    /// method load, `NULL|self` (3.12+).
+    pub fn load_attr_loads_method_in_low_bit(self) -> bool {
+        self.minor >= 12
+    }
+
+    /// How far `COMPARE_OP`'s argument shifts the comparison's index: 0 up to 3.11, then 4 (3.12)
+    /// or 5 (3.13+) above a mask of the outcomes that make it true.
+    pub fn compare_op_arg_shift(self) -> u32 {
+        match self.minor {
+            ..=11 => 0,
+            12 => 4,
+            _ => 5,
         }
     }
 
-    /// The key `importlib.util.source_hash` uses: `_RAW_MAGIC_NUMBER`, the four magic bytes
-    /// read as a little-endian integer.
-    pub fn source_hash_key(self) -> u64 {
-        u32::from_le_bytes(self.magic_bytes()) as u64
+    /// `COMPARE_OP`'s argument has a bit (16) asking for a `bool` result (3.13+).
+    pub fn compare_op_has_to_bool_bit(self) -> bool {
+        self.minor >= 13
+    }
+}
+
+/// Line tables: what the assembler writes and what `co_lines()` reads.
+impl PythonVersion {
+    /// `co_lnotab` has no pair for an instruction that keeps the line (3.9); 3.8 writes one at
+    /// each new offset.
+    pub fn lnotab_skips_unchanged_lines(self) -> bool {
+        self.minor >= 9
+    }
+
+    /// The assembler writes one location entry for a run of instructions at the same position
+    /// (3.12+) rather than one per instruction.
+    pub fn merges_equal_locations(self) -> bool {
+        self.minor >= 12
+    }
+
+    /// `co_lines()` merges consecutive entries with the same line (3.12+).
+    pub fn merges_line_ranges(self) -> bool {
+        self.minor >= 12
+    }
+
+    /// `co_lines()` gives `None` for every negative line (3.10, 3.11); later only for -1.
+    pub fn negative_lines_are_none(self) -> bool {
+        self.minor <= 11
+    }
+}
+
+/// What each version's `dis` module shows.
+impl PythonVersion {
+    /// `dis` asks `hasarg` whether an instruction has an argument (3.12+), not
+    /// `HAVE_ARGUMENT`; unknown opcodes then have none.
+    pub fn dis_reads_hasarg(self) -> bool {
+        self.minor >= 12
+    }
+
+    /// `dis` folds `EXTENDED_ARG` into a C int, wrapping at 2**31 (3.11+).
+    pub fn dis_wraps_oparg_as_c_int(self) -> bool {
+        self.minor >= 11
+    }
+
+    /// `dis` drops a pending `EXTENDED_ARG` at an instruction without argument (3.10+); 3.8 and
+    /// 3.9 keep it for the next instruction that has one.
+    pub fn dis_clears_extended_arg_on_argless(self) -> bool {
+        self.minor >= 10
+    }
+
+    /// `dis` places a relative jump's target after the instruction's caches (3.12+).
+    pub fn dis_jump_targets_skip_caches(self) -> bool {
+        self.minor >= 12
+    }
+
+    /// `dis` shows absolute jumps as `to <target>` (3.10+); 3.8 and 3.9 show the bare argument.
+    pub fn dis_shows_absolute_jump_targets(self) -> bool {
+        self.minor >= 10
+    }
+
+    /// `dis` names jump targets and exception-table bounds with labels `L1`, `L2`, … (3.13+).
+    pub fn dis_uses_labels(self) -> bool {
+        self.minor >= 13
+    }
+
+    /// `dis` always shows the line-number column (3.8, 3.9), even when no line starts.
+    pub fn dis_always_shows_line_numbers(self) -> bool {
+        self.minor <= 9
+    }
+
+    /// `dis.findlinestarts` yields the start of every `co_lines()` range, `None` lines
+    /// included (3.13+), not only where the line changes.
+    pub fn dis_starts_line_at_every_range(self) -> bool {
+        self.minor >= 13
+    }
+
+    /// `dis` resolves the constant of `LOAD_CONST` only, leaving `KW_NAMES`'s unknown (3.11).
+    pub fn dis_resolves_only_load_const(self) -> bool {
+        self.minor == 11
+    }
+
+    /// `dis` writes a name's `NULL` flag after the name, `x + NULL` (3.13+), not before it.
+    pub fn dis_writes_null_after_name(self) -> bool {
+        self.minor >= 13
+    }
+}
+
+/// Hashes of constants, which order the members of frozensets.
+impl PythonVersion {
+    /// `hash(None)` is a constant (3.12+) rather than derived from its address.
+    pub fn none_has_fixed_hash(self) -> bool {
+        self.minor >= 12
+    }
+
+    /// `hash(nan)` comes from the object's address (3.10+) rather than being 0.
+    pub fn nan_hash_is_by_identity(self) -> bool {
+        self.minor >= 10
+    }
+}
+
+/// The tokenizer and the parser.
+impl PythonVersion {
+    /// The tokenizer words its errors precisely and checks what follows a number (3.10+):
+    /// `'(' was never closed`, `invalid non-printable character`, `invalid decimal literal`.
+    pub fn precise_tokenizer_errors(self) -> bool {
+        self.minor >= 10
+    }
+
+    /// A tokenizer error raised at once wins over any parser error (3.10+, which tokenizes
+    /// the rest of the source after a parser error).
+    pub fn raised_tokenizer_errors_win(self) -> bool {
+        self.minor >= 10
+    }
+
+    /// An invalid character in an identifier is named with its code point (3.9+).
+    pub fn names_invalid_characters(self) -> bool {
+        self.minor >= 9
+    }
+
+    /// f-strings are tokenized with their replacement fields (PEP 701, 3.12+).
+    pub fn tokenizes_fstrings(self) -> bool {
+        self.minor >= 12
+    }
+
+    /// An unterminated string whose end is `\'` or `\"` gets a hint about the escaped quote
+    /// (3.13+).
+    pub fn hints_escaped_end_quote(self) -> bool {
+        self.minor >= 13
+    }
+
+    /// Syntax errors take the wording of the 3.10 PEG parser (no trailing periods, more
+    /// specific messages) rather than the older wording.
+    pub fn pegen_messages(self) -> bool {
+        self.minor >= 10
+    }
+
+    /// The AST builder refuses binding `__debug__` and repeated keyword arguments (3.8);
+    /// later versions leave both to the compiler.
+    pub fn ast_builder_checks_names(self) -> bool {
+        self.minor == 8
+    }
+
+    /// A `SyntaxError` carries an end position, `end_lineno` and `end_offset` (3.10+).
+    pub fn syntax_errors_have_end(self) -> bool {
+        self.minor >= 10
+    }
+}
+
+/// The symbol table.
+impl PythonVersion {
+    /// With `from __future__ import annotations`, annotations get throwaway scopes that
+    /// refuse `yield`, `await` and walrus (3.10+).
+    pub fn future_annotations_have_scopes(self) -> bool {
+        self.minor >= 10
+    }
+
+    /// Symbol-table errors point at the offending node (3.10+), not at the enclosing scope or
+    /// comprehension.
+    pub fn symtable_errors_at_node(self) -> bool {
+        self.minor >= 10
+    }
+
+    /// Assignment-expression errors in comprehensions give a 1-based column (3.10+); 3.8 and
+    /// 3.9 give the 0-based `col_offset`.
+    pub fn walrus_errors_one_based(self) -> bool {
+        self.minor >= 10
+    }
+
+    /// An async comprehension makes the enclosing function a coroutine (3.11+).
+    pub fn async_comprehension_awaits_in_parent(self) -> bool {
+        self.minor >= 11
+    }
+
+    /// PEP 709 inlines list, set and dict comprehensions into their parent scope (3.12+).
+    pub fn inlines_comprehensions(self) -> bool {
+        self.minor >= 12
+    }
+
+    /// PEP 695 type parameters exist, with their scopes and a class's `__classdict__` cell
+    /// (3.12+).
+    pub fn has_type_params(self) -> bool {
+        self.minor >= 12
+    }
+
+    /// Decorators are visited before type parameters, annotations and bases (3.12+).
+    pub fn visits_decorators_first(self) -> bool {
+        self.minor >= 12
+    }
+
+    /// Future imports are scanned up to the first other statement (3.12+); before, a late one
+    /// on that statement's line is refused there too.
+    pub fn future_scan_ends_at_first_statement(self) -> bool {
+        self.minor >= 12
+    }
+
+    /// Lambdas and comprehensions are refused in annotation scopes within a class (3.12 only;
+    /// 3.13 allows them and does not inline those comprehensions).
+    pub fn refuses_nested_scopes_in_class_annotation_scopes(self) -> bool {
+        self.minor == 12
+    }
+
+    /// `try` visits its handlers before its `else` block (3.13+).
+    pub fn handlers_before_else(self) -> bool {
+        self.minor >= 13
+    }
+
+    /// Type parameters may have defaults; type-variable scopes start at their expression and
+    /// name it in messages ("a TypeVar bound", "a TypeVar default", …) (3.13+).
+    pub fn has_type_param_defaults(self) -> bool {
+        self.minor >= 13
+    }
+
+    /// A generic class's type-parameter scope mangles only the type parameters (3.13+); 3.12
+    /// (as of 3.12.1) mangles every name there and keeps the class's name for mangling after.
+    pub fn mangles_only_type_params(self) -> bool {
+        self.minor >= 13
+    }
+
+    /// `_Py_block_ty` numbers the type blocks alias 4, parameters 5, variable 6 (3.13+); 3.12
+    /// numbers them variable (bound) 4, alias 5, parameters 6.
+    pub fn renumbered_type_blocks(self) -> bool {
+        self.minor >= 13
+    }
+
+    /// The bit position of a symbol's scope in `ste_symbols` (`SCOPE_OFFSET`): 11, or 12 from
+    /// 3.12.
+    pub fn symbol_scope_shift(self) -> u32 {
+        if self.minor >= 12 {
+            12
+        } else {
+            11
+        }
+    }
+
+    /// Which f-string token is searched to place the lines of an f-string's expressions.
+    pub fn fstring_search(self) -> FStringSearch {
+        match self.minor {
+            8 => FStringSearch::FirstToken,
+            9..=11 => FStringSearch::OwnToken,
+            _ => FStringSearch::None,
+        }
     }
 }
 

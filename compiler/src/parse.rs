@@ -151,7 +151,7 @@ fn first_error(
         (None, None) => None,
         (Some(t), None) => Some(t.diag),
         (Some(t), Some((at, _)))
-            if t.offset <= at as usize || (t.raises && v >= PythonVersion::V3_10) =>
+            if t.offset <= at as usize || (t.raises && v.raised_tokenizer_errors_win()) =>
         {
             Some(t.diag)
         }

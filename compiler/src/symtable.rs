@@ -28,6 +28,7 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use indexmap::IndexMap;
+use pyc_assembler::version::LocalsLayout;
 use pyc_assembler::PythonVersion;
 use ruff_python_ast as ast;
 use ruff_text_size::{Ranged, TextRange};
@@ -60,7 +61,7 @@ pub enum ScopeKind {
 impl ScopeKind {
     /// CPython's `_Py_block_ty` value for `v`, as `symtable` shows it in `_table.type`.
     pub fn number(self, v: PythonVersion) -> u32 {
-        match (self, v.minor() >= 13) {
+        match (self, v.renumbered_type_blocks()) {
             (ScopeKind::Function, _) => 0,
             (ScopeKind::Class, _) => 1,
             (ScopeKind::Module, _) => 2,
@@ -175,8 +176,7 @@ impl Symbol {
     /// The value CPython keeps in `ste_symbols` for `v` (flags, with the scope shifted to
     /// `SCOPE_OFFSET`), as `symtable` shows it in `_table.symbols`.
     pub fn raw(&self, v: PythonVersion) -> u32 {
-        let offset = if v.minor() >= 12 { 12 } else { 11 };
-        self.flags.0 | (self.scope.number() << offset)
+        self.flags.0 | (self.scope.number() << v.symbol_scope_shift())
     }
 
     pub fn is_referenced(&self) -> bool {
@@ -370,7 +370,7 @@ impl Scope {
         if self.flags.needs_classdict {
             cells.push("__classdict__");
         }
-        if v.minor() >= 11 {
+        if v.locals_layout() == LocalsLayout::LocalsPlus {
             let params: Vec<&str> = self
                 .varnames
                 .iter()

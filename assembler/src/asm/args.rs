@@ -60,8 +60,8 @@ pub fn arg_kind(v: PythonVersion, op: &Opcode) -> ArgKind {
     }
     if op.has_name() {
         let shift = match name {
-            "LOAD_GLOBAL" if v >= PythonVersion::V3_11 => 1,
-            "LOAD_ATTR" if v >= PythonVersion::V3_12 => 1,
+            "LOAD_GLOBAL" if v.load_global_pushes_null_in_low_bit() => 1,
+            "LOAD_ATTR" if v.load_attr_loads_method_in_low_bit() => 1,
             "LOAD_SUPER_ATTR" => 2,
             _ => 0,
         };
@@ -94,7 +94,7 @@ pub fn arg_kind(v: PythonVersion, op: &Opcode) -> ArgKind {
 pub fn jump_kind(v: PythonVersion, op: &Opcode) -> JumpKind {
     if op.has_jabs() {
         JumpKind::Absolute
-    } else if v >= PythonVersion::V3_11 && op.is_backward_jump() {
+    } else if v.has_backward_jumps() && op.is_backward_jump() {
         JumpKind::Backward
     } else {
         JumpKind::Forward
@@ -113,8 +113,8 @@ pub fn jump_unit(v: PythonVersion) -> u32 {
 /// The words that name the flag bits of a name argument, lowest bit first.
 pub fn name_flag_words(v: PythonVersion, op: &Opcode) -> &'static [&'static str] {
     match op.name {
-        "LOAD_GLOBAL" if v >= PythonVersion::V3_11 => &["NULL"],
-        "LOAD_ATTR" if v >= PythonVersion::V3_12 => &["NULL|self"],
+        "LOAD_GLOBAL" if v.load_global_pushes_null_in_low_bit() => &["NULL"],
+        "LOAD_ATTR" if v.load_attr_loads_method_in_low_bit() => &["NULL|self"],
         "LOAD_SUPER_ATTR" => &["NULL|self", "twoarg"],
         _ => &[],
     }
@@ -127,22 +127,24 @@ pub fn compare_arg(v: PythonVersion, index: u32, to_bool: bool) -> u32 {
     // CPython's COMPARISON_* bits (2 less, 4 greater, 8 equal; 1 unordered) that make each of
     // `<`, `<=`, `==`, `!=`, `>`, `>=` true.
     const MASKS: [u32; 6] = [2, 2 | 8, 8, 1 | 2 | 4, 4, 4 | 8];
-    let mask = MASKS.get(index as usize).copied().unwrap_or(0);
-    match v.minor() {
-        ..=11 => index,
-        12 => (index << 4) | mask,
-        _ => (index << 5) | mask | if to_bool { 16 } else { 0 },
+    let shift = v.compare_op_arg_shift();
+    if shift == 0 {
+        return index;
     }
+    let mask = MASKS.get(index as usize).copied().unwrap_or(0);
+    let to_bool = if to_bool && v.compare_op_has_to_bool_bit() {
+        16
+    } else {
+        0
+    };
+    (index << shift) | mask | to_bool
 }
 
 /// The reverse of [`compare_arg`]: `(index, to_bool)` when `arg` is exactly what the compiler
 /// writes for it.
 pub fn compare_from_arg(v: PythonVersion, arg: u32) -> Option<(u32, bool)> {
-    let (index, to_bool) = match v.minor() {
-        ..=11 => (arg, false),
-        12 => (arg >> 4, false),
-        _ => (arg >> 5, arg & 16 != 0),
-    };
+    let index = arg >> v.compare_op_arg_shift();
+    let to_bool = v.compare_op_has_to_bool_bit() && arg & 16 != 0;
     let n = v.opcodes().cmp_op.len() as u32;
     (index < n && compare_arg(v, index, to_bool) == arg).then_some((index, to_bool))
 }

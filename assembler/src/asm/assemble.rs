@@ -102,7 +102,7 @@ fn default_flags(b: &CodeBlock, ctx: &Ctx, function: bool, has_cells: bool) -> u
             f |= flags::VARKEYWORDS;
         }
     }
-    if ctx.v <= PythonVersion::V3_10 && !has_cells {
+    if ctx.v.has_nofree_flag() && !has_cells {
         f |= flags::NOFREE;
     }
     f
@@ -518,9 +518,10 @@ fn block(b: &CodeBlock, ctx: &Ctx) -> Result<CodeObject, Vec<AsmError>> {
         return Err(vec![err_hint(
             p.span,
             format!("{} cannot jump {dir}", p.op.name),
-            match v.minor() {
-                8..=10 => "use JUMP_ABSOLUTE to jump backward".to_string(),
-                _ => "use JUMP_BACKWARD (or JUMP_FORWARD) for the direction".to_string(),
+            if v.has_backward_jumps() {
+                "use JUMP_BACKWARD (or JUMP_FORWARD) for the direction"
+            } else {
+                "use JUMP_ABSOLUTE to jump backward"
             },
         )]);
     }
@@ -719,7 +720,7 @@ fn block(b: &CodeBlock, ctx: &Ctx) -> Result<CodeObject, Vec<AsmError>> {
                     folded: None,
                 })
                 .collect();
-            if v <= PythonVersion::V3_9 {
+            if v.folds_tuples_after_stack_depth() {
                 let load_at: Vec<usize> = (0..pend.len())
                     .filter(|&i| pend[i].op.name == "LOAD_CONST")
                     .collect();
@@ -873,7 +874,7 @@ fn line_table(
                     end_col: p.end_col,
                 };
                 match items.last_mut() {
-                    Some(last) if v >= PythonVersion::V3_12 && last.1 == pos => last.0 += s + c,
+                    Some(last) if v.merges_equal_locations() && last.1 == pos => last.0 += s + c,
                     _ => items.push((s + c, pos)),
                 }
             }
@@ -894,7 +895,7 @@ fn lnotab(v: PythonVersion, firstlineno: u32, events: &[(u32, Pos)]) -> Vec<u8> 
         let off = *off as u64;
         let mut d_bytes = (off.saturating_sub(last_off)) * 2;
         let mut d_line = line as i64 - last_line;
-        let skip = if v >= PythonVersion::V3_9 {
+        let skip = if v.lnotab_skips_unchanged_lines() {
             d_line == 0
         } else {
             k == 0 && off == 0 && d_line == 0

@@ -8,6 +8,7 @@ use super::lexer::{lex, unescape, Tok, Token};
 use super::AsmError;
 use crate::code::flags;
 use crate::opcode::Opcode;
+use crate::version::{LineTableFormat, LocalsLayout};
 use crate::{Constant, PyStr, PythonVersion};
 
 /// A byte range of the source text.
@@ -585,7 +586,7 @@ pub fn flag_bit(v: PythonVersion, name: &str) -> Option<u32> {
         .find(|&&(_, n)| n == name)
         .map(|&(b, _)| b)
         .or(match name {
-            "NOFREE" if v <= PythonVersion::V3_10 => Some(flags::NOFREE),
+            "NOFREE" if v.has_nofree_flag() => Some(flags::NOFREE),
             _ => None,
         })
 }
@@ -688,7 +689,7 @@ fn operand(line: &mut Line, v: PythonVersion, op: &Opcode) -> Result<Operand, As
         ArgKind::Compare => {
             let first = line.here();
             let mut to_bool = false;
-            if line.peek_is(Tok::Word, "bool") && v >= PythonVersion::V3_13 {
+            if line.peek_is(Tok::Word, "bool") && v.compare_op_has_to_bool_bit() {
                 line.next();
                 line.expect(Tok::LParen, "`(`")?;
                 to_bool = true;
@@ -1113,7 +1114,7 @@ fn directive(
         ".cellvars" => block.cellvars.extend(line.names("a variable name")?),
         ".freevars" => block.freevars.extend(line.names("a variable name")?),
         ".localsplus" => {
-            if v < PythonVersion::V3_11 {
+            if v.locals_layout() != LocalsLayout::LocalsPlus {
                 return Err(err_hint(
                     span,
                     "locals-plus exist from 3.11 on",
@@ -1128,7 +1129,7 @@ fn directive(
             }
         }
         ".hidden" => {
-            if v < PythonVersion::V3_12 {
+            if !v.has_hidden_locals() {
                 return Err(err_hint(
                     span,
                     "hidden locals exist from 3.12 on",
@@ -1166,7 +1167,7 @@ fn directive(
                     "columns are recorded from 3.11 on; write the line only",
                 ));
             }
-            if pos.lineno.is_none() && v < PythonVersion::V3_10 {
+            if pos.lineno.is_none() && v.line_table_format() == LineTableFormat::Lnotab {
                 return Err(err(
                     span.to(line.eol),
                     format!("{v} cannot mark code without a line"),

@@ -106,7 +106,7 @@ fn walk_depth(code: &CodeObject, v: PythonVersion, ins: &[Decoded]) -> Result<u3
             folded: None,
         })
         .collect();
-    if v <= PythonVersion::V3_9 {
+    if v.folds_tuples_after_stack_depth() {
         let loads: Vec<usize> = (0..ins.len())
             .filter(|&i| ins[i].op.name == "LOAD_CONST")
             .collect();
@@ -887,7 +887,7 @@ fn printer_default_flags(
     if signature_printed(code) {
         f |= code.flags & (flags::VARARGS | flags::VARKEYWORDS);
     }
-    if ctx.v <= PythonVersion::V3_10 && !has_cells {
+    if ctx.v.has_nofree_flag() && !has_cells {
         f |= flags::NOFREE;
     }
     f
@@ -907,7 +907,7 @@ fn flags_text(f: u32, v: PythonVersion) -> String {
             rest &= !bit;
         }
     }
-    if v <= PythonVersion::V3_10 && rest & flags::NOFREE != 0 {
+    if v.has_nofree_flag() && rest & flags::NOFREE != 0 {
         parts.push("NOFREE".into());
         rest &= !flags::NOFREE;
     }

@@ -60,12 +60,10 @@ pub fn stack_depth(
     handlers: &[Handler],
 ) -> Result<u32, DepthError> {
     if ins.is_empty() {
-        return Ok(if v >= PythonVersion::V3_13 { 1 } else { 0 });
+        return Ok(u32::from(v.stack_size_at_least_one()));
     }
     let generator = flags::GENERATOR | flags::COROUTINE | flags::ASYNC_GENERATOR;
-    // 3.10 starts generators with GEN_START; 3.11 and 3.12 count from 1 for the value
-    // RETURN_GENERATOR leaves and POP_TOP removes.
-    let first = (matches!(v.minor(), 10..=12) && code_flags & generator != 0) as i64;
+    let first = (v.generators_start_at_depth_one() && code_flags & generator != 0) as i64;
     let mut handler_of: Vec<Option<usize>> = vec![None; ins.len()];
     for (h, e) in handlers.iter().enumerate() {
         for slot in handler_of
@@ -170,7 +168,7 @@ pub fn stack_depth(
         }
     }
     let max = u32::try_from(max).unwrap_or(u32::MAX);
-    Ok(if v >= PythonVersion::V3_13 {
+    Ok(if v.stack_size_at_least_one() {
         max.max(1)
     } else {
         max

@@ -41,7 +41,7 @@ pub fn hash_secret(seed: u32) -> (u64, u64) {
 /// the object's address (`None` before 3.12, `Ellipsis`, NaN from 3.10, code objects).
 pub fn hash(c: &Constant, v: PythonVersion, seed: u32) -> Option<i64> {
     let h = match c {
-        Constant::None if v.minor() >= 12 => 0xFCA8_6420,
+        Constant::None if v.none_has_fixed_hash() => 0xFCA8_6420,
         Constant::None | Constant::StopIteration | Constant::Ellipsis | Constant::Code(_) => {
             return None
         }
@@ -109,7 +109,11 @@ fn hash_int(i: &BigInt) -> i64 {
 /// `_Py_HashDouble`: the value modulo 2**61 - 1, so that equal ints and floats hash alike.
 fn hash_float(x: f64, v: PythonVersion) -> Option<i64> {
     if x.is_nan() {
-        return if v.minor() >= 10 { None } else { Some(0) };
+        return if v.nan_hash_is_by_identity() {
+            None
+        } else {
+            Some(0)
+        };
     }
     if x.is_infinite() {
         return Some(if x > 0.0 { 314159 } else { -314159 });

@@ -8,7 +8,6 @@ use ruff_text_size::{Ranged, TextSize};
 
 use super::messages::Context;
 use crate::diagnostic::Diagnostic;
-use pyc_assembler::PythonVersion;
 
 /// The first such error in source order, with its byte offset.
 pub(crate) fn check(ctx: &Context) -> Option<(u32, Diagnostic)> {
@@ -31,7 +30,7 @@ impl Checker<'_, '_> {
 
     /// 3.8's AST builder refused binding `__debug__`.
     fn debug_name(&mut self, name: &str, at: TextSize) {
-        if self.ctx.v == PythonVersion::V3_8 && name == "__debug__" {
+        if self.ctx.v.ast_builder_checks_names() && name == "__debug__" {
             self.report(at, "cannot assign to __debug__");
         }
     }
@@ -55,10 +54,10 @@ impl<'a> Visitor<'a> for Checker<'a, '_> {
             Expr::BytesLiteral(b) => {
                 for part in b.value.iter() {
                     if !self.ctx.text[part.range()].is_ascii() {
-                        let msg = if self.ctx.v < PythonVersion::V3_10 {
-                            "bytes can only contain ASCII literal characters."
-                        } else {
+                        let msg = if self.ctx.v.pegen_messages() {
                             "bytes can only contain ASCII literal characters"
+                        } else {
+                            "bytes can only contain ASCII literal characters."
                         };
                         self.report(part.range().start(), msg);
                     }
@@ -70,7 +69,7 @@ impl<'a> Visitor<'a> for Checker<'a, '_> {
             Expr::Attribute(a) if a.ctx == ExprContext::Store => {
                 self.debug_name(a.attr.as_str(), a.attr.range.start());
             }
-            Expr::Call(call) if self.ctx.v == PythonVersion::V3_8 => {
+            Expr::Call(call) if self.ctx.v.ast_builder_checks_names() => {
                 let mut seen: Vec<&str> = Vec::new();
                 for kw in call.arguments.keywords.iter() {
                     if let Some(arg) = &kw.arg {

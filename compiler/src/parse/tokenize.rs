@@ -55,7 +55,7 @@ pub(crate) fn scan(text: &str, v: PythonVersion) -> Scan {
     // The source ends inside brackets: the parser meets the end of the input there.
     let error = error.or_else(|| {
         let (open, line, col) = unclosed?;
-        let (line, col, message) = if new_tokenizer_messages(v) {
+        let (line, col, message) = if v.precise_tokenizer_errors() {
             (line, col, format!("'{open}' was never closed"))
         } else {
             let (line, line_start, at) = t.last_token_end;
@@ -90,11 +90,6 @@ struct Tokenizer<'a> {
 }
 
 type Step = Result<(), TokError>;
-
-/// 3.10 and later word literal errors precisely and check what follows a number.
-fn new_tokenizer_messages(v: PythonVersion) -> bool {
-    v >= PythonVersion::V3_10
-}
 
 fn is_ident_byte(c: u8) -> bool {
     c.is_ascii_alphanumeric() || c == b'_' || c >= 0x80
@@ -262,7 +257,7 @@ impl Tokenizer<'_> {
                 }
                 c if is_ident_byte(c) => self.identifier()?,
                 c if c < 0x20 || c == 0x7f => {
-                    if new_tokenizer_messages(self.v) {
+                    if self.v.precise_tokenizer_errors() {
                         return Err(self.syntax(
                             format!("invalid non-printable character U+{:04X}", c),
                             self.pos,
@@ -400,7 +395,7 @@ impl Tokenizer<'_> {
         });
         if let Some((i, c)) = bad {
             let at = start + i;
-            let msg = if self.v == PythonVersion::V3_8 {
+            let msg = if !self.v.names_invalid_characters() {
                 "invalid character in identifier".to_string()
             } else if is_printable(c) {
                 format!("invalid character '{c}' (U+{:04X})", c as u32)
@@ -419,9 +414,9 @@ impl Tokenizer<'_> {
         let triple = self.peek(1) == quote && self.peek(2) == quote;
         let (start_line, start_line_start) = (self.line, self.line_start);
         self.pos += if triple { 3 } else { 1 };
-        // 3.12+ tokenizes f-string replacement fields: each open field is (brackets open in
-        // its expression, whether its format spec has begun).
-        let nested = fstring && self.v >= PythonVersion::V3_12;
+        // Each open replacement field is (brackets open in its expression, whether its format
+        // spec has begun).
+        let nested = fstring && self.v.tokenizes_fstrings();
         let mut fields: Vec<(u32, bool)> = Vec::new();
         loop {
             if self.pos >= self.b.len() {
@@ -515,7 +510,7 @@ impl Tokenizer<'_> {
     }
 
     fn unterminated(&self, triple: bool, fstring: bool, line: u32, col: u32) -> TokError {
-        let kind = if fstring && self.v >= PythonVersion::V3_12 {
+        let kind = if fstring && self.v.tokenizes_fstrings() {
             "f-string literal"
         } else {
             "string literal"
@@ -526,11 +521,10 @@ impl Tokenizer<'_> {
         } else {
             self.line
         };
-        let (msg, report_line) = match (triple, new_tokenizer_messages(self.v)) {
+        let (msg, report_line) = match (triple, self.v.precise_tokenizer_errors()) {
             (false, true) => {
-                // 3.13 guesses at an escaped closing quote.
                 let end = self.pos.min(self.b.len());
-                let escaped_quote = self.v >= PythonVersion::V3_13
+                let escaped_quote = self.v.hints_escaped_end_quote()
                     && end >= 2
                     && matches!(self.b[end - 1], b'\'' | b'"')
                     && self.b[end - 2] == b'\\';
@@ -584,7 +578,7 @@ impl Tokenizer<'_> {
     /// CPython's `verify_end_of_number` (3.10+): a number glued to a name is an error, unless
     /// the name is a keyword that may follow a number (then it is only a warning).
     fn end_of_number(&mut self, kind: &str) -> Step {
-        if !new_tokenizer_messages(self.v) {
+        if !self.v.precise_tokenizer_errors() {
             return Ok(());
         }
         let c = self.peek(0);

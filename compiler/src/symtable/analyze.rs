@@ -10,7 +10,7 @@ use std::collections::HashSet;
 
 use indexmap::IndexMap;
 
-use super::build::{error, Extra, SymtableVersion};
+use super::build::{error, Extra};
 use super::{NameScope, ScopeId, ScopeKind, Symbol, SymbolFlags as F, SymbolTable};
 use crate::Diagnostic;
 
@@ -95,7 +95,7 @@ impl Analyzer<'_> {
             newglobal.extend(global.iter().cloned());
         } else {
             newbound.insert("__class__".into());
-            if v.inlines_comprehensions() {
+            if v.has_type_params() {
                 newbound.insert("__classdict__".into());
             }
         }
@@ -184,7 +184,7 @@ impl Analyzer<'_> {
             if newfree.remove("__class__") {
                 self.scope(id).flags.needs_class_closure = true;
             }
-            if v.inlines_comprehensions() && newfree.remove("__classdict__") {
+            if v.has_type_params() && newfree.remove("__classdict__") {
                 self.scope(id).flags.needs_classdict = true;
             }
         }

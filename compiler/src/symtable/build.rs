@@ -11,71 +11,8 @@ use super::{
     ScopeKind, Symbol, SymbolFlags as F, SymbolTable,
 };
 use crate::{Diagnostic, ErrorKind};
+use pyc_assembler::version::FStringSearch;
 use pyc_assembler::PythonVersion;
-
-/// The version differences of the symbol table, as named questions.
-pub(super) trait SymtableVersion: Copy {
-    /// 3.10+: with `from __future__ import annotations`, annotations get throwaway scopes, and
-    /// errors carry end positions and the location of the offending node.
-    fn annotation_scopes(self) -> bool;
-    /// 3.11+: an async comprehension makes the enclosing function a coroutine.
-    fn async_comprehension_awaits_in_parent(self) -> bool;
-    /// 3.12+: PEP 709 inlines list, set and dict comprehensions; PEP 695 scopes exist.
-    fn inlines_comprehensions(self) -> bool;
-    /// 3.12 only: lambdas and comprehensions are refused in annotation scopes within a class
-    /// (3.13 allows them and does not inline those comprehensions).
-    fn refuses_nested_scopes_in_class_annotation_scopes(self) -> bool;
-    /// 3.13+: `try` visits its handlers before its `else` block.
-    fn handlers_before_else(self) -> bool;
-    /// 3.13+: type parameters may have defaults; type-variable scopes start at their
-    /// expression and name it in messages ("a TypeVar bound", "a TypeVar default", …).
-    fn type_param_defaults(self) -> bool;
-    /// 3.12 (as of 3.12.1) mangles every name in a generic class's type-parameter scope and
-    /// keeps the class's name for mangling after it; 3.13 mangles only the type parameters.
-    fn mangles_only_type_params(self) -> bool;
-    /// Which f-string token CPython searches to place the lines of an f-string's expressions:
-    /// 3.8 the first of an implicit concatenation, 3.9–3.11 each, 3.12+ none (the tokenizer
-    /// knows).
-    fn fstring_search(self) -> FStringSearch;
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(super) enum FStringSearch {
-    FirstToken,
-    OwnToken,
-    None,
-}
-
-impl SymtableVersion for PythonVersion {
-    fn annotation_scopes(self) -> bool {
-        self.minor() >= 10
-    }
-    fn async_comprehension_awaits_in_parent(self) -> bool {
-        self.minor() >= 11
-    }
-    fn inlines_comprehensions(self) -> bool {
-        self.minor() >= 12
-    }
-    fn refuses_nested_scopes_in_class_annotation_scopes(self) -> bool {
-        self.minor() == 12
-    }
-    fn handlers_before_else(self) -> bool {
-        self.minor() >= 13
-    }
-    fn type_param_defaults(self) -> bool {
-        self.minor() >= 13
-    }
-    fn mangles_only_type_params(self) -> bool {
-        self.minor() >= 13
-    }
-    fn fstring_search(self) -> FStringSearch {
-        match self.minor() {
-            8 => FStringSearch::FirstToken,
-            9..=11 => FStringSearch::OwnToken,
-            _ => FStringSearch::None,
-        }
-    }
-}
 
 /// A node's position as CPython reports it: 1-based lines, 0-based byte columns.
 #[derive(Clone, Copy, Debug, Default)]
@@ -95,7 +32,7 @@ pub(super) fn error(v: PythonVersion, message: String, loc: Loc, plus_one: bool)
         loc.line,
         loc.col + u32::from(plus_one),
     );
-    if v.annotation_scopes() {
+    if v.syntax_errors_have_end() {
         d.end = Some((loc.end_line, loc.end_col + 1));
     }
     d
@@ -319,8 +256,11 @@ impl<'a> Builder<'a> {
             let e = &self.extra[ste.0 as usize];
             (e.loc, e.comp_iter_target)
         };
-        // Before 3.10 these errors point at the scope, after at the name.
-        let at = if v.annotation_scopes() { loc } else { ste_loc };
+        let at = if v.symtable_errors_at_node() {
+            loc
+        } else {
+            ste_loc
+        };
         let mut val = flag;
         if let Some(existing) = self.scope(ste).symbols.get(&mangled) {
             let old = existing.flags.0;
@@ -409,8 +349,8 @@ impl<'a> Builder<'a> {
                 let generic = f
                     .type_params
                     .as_deref()
-                    .filter(|tp| !tp.is_empty() && v.inlines_comprehensions());
-                if v.inlines_comprehensions() {
+                    .filter(|tp| !tp.is_empty() && v.has_type_params());
+                if v.visits_decorators_first() {
                     self.visit_exprs(decorators.clone())?;
                 }
                 if let Some(tp) = generic {
@@ -419,7 +359,7 @@ impl<'a> Builder<'a> {
                     self.visit_type_params(tp)?;
                 }
                 self.visit_annotations(&f.parameters, f.returns.as_deref(), loc)?;
-                if !v.inlines_comprehensions() {
+                if !v.visits_decorators_first() {
                     self.visit_exprs(decorators)?;
                 }
                 self.enter_block(
@@ -450,9 +390,9 @@ impl<'a> Builder<'a> {
                 let generic = c
                     .type_params
                     .as_deref()
-                    .filter(|tp| !tp.is_empty() && v.inlines_comprehensions());
+                    .filter(|tp| !tp.is_empty() && v.has_type_params());
                 let saved_private = self.private.clone();
-                if !v.inlines_comprehensions() {
+                if !v.visits_decorators_first() {
                     self.visit_exprs(bases)?;
                     self.visit_exprs(keywords.iter().map(|k| &k.value))?;
                     self.visit_exprs(decorators)?;
@@ -707,7 +647,7 @@ impl<'a> Builder<'a> {
     }
 
     fn annotations_deferred(&self) -> bool {
-        self.v.annotation_scopes() && self.table.future.annotations
+        self.v.future_annotations_have_scopes() && self.table.future.annotations
     }
 
     fn visit_annotation(&mut self, annotation: &Expr) -> Result<()> {
@@ -762,7 +702,7 @@ impl<'a> Builder<'a> {
         if name.as_str() == "*" {
             let cur = self.cur();
             if self.table.scopes[cur.0 as usize].kind != ScopeKind::Module {
-                let at = if self.v.annotation_scopes() {
+                let at = if self.v.symtable_errors_at_node() {
                     self.loc(alias.range)
                 } else {
                     self.extra[cur.0 as usize].loc
@@ -829,14 +769,14 @@ impl<'a> Builder<'a> {
                     "a TypeVar bound"
                 };
                 // 3.12 places the bound's scope at the type parameter, 3.13 at the bound.
-                let at = if self.v.type_param_defaults() {
+                let at = if self.v.has_type_param_defaults() {
                     self.loc(bound.range())
                 } else {
                     loc
                 };
                 self.visit_type_variable(name, bound, (tp.range(), Role::Bound), info, at)?;
             }
-            if let (Some(default), true) = (default, self.v.type_param_defaults()) {
+            if let (Some(default), true) = (default, self.v.has_type_param_defaults()) {
                 let at = self.loc(default.range());
                 self.visit_type_variable(
                     name,
@@ -922,11 +862,12 @@ impl<'a> Builder<'a> {
     fn forbid_in_annotation(&self, what: &str, e: &Expr) -> Result<()> {
         let cur = self.cur();
         let message = match self.table.scopes[cur.0 as usize].kind {
-            ScopeKind::Annotation if self.v.inlines_comprehensions() => {
+            // Reworded along with the messages of the type-parameter scopes.
+            ScopeKind::Annotation if self.v.has_type_params() => {
                 format!("{what} cannot be used within an annotation")
             }
             ScopeKind::Annotation => format!("'{what}' can not be used within an annotation"),
-            ScopeKind::TypeVariable if self.v.type_param_defaults() => {
+            ScopeKind::TypeVariable if self.v.has_type_param_defaults() => {
                 format!(
                     "{what} cannot be used within {}",
                     self.extra[cur.0 as usize].scope_info
@@ -945,7 +886,7 @@ impl<'a> Builder<'a> {
     /// 3.10+: `yield` in a comprehension fails at the `yield`.
     fn forbid_yield_in_comprehension(&self, e: &Expr) -> Result<()> {
         match self.table.scopes[self.cur().0 as usize].comprehension {
-            Some(kind) if self.v.annotation_scopes() => {
+            Some(kind) if self.v.symtable_errors_at_node() => {
                 Err(self.err(yield_in_comprehension(kind), self.loc(e.range())))
             }
             _ => Ok(()),
@@ -1214,8 +1155,7 @@ impl<'a> Builder<'a> {
 
     fn visit_named(&mut self, n: &ast::ExprNamed) -> Result<()> {
         let cur = self.cur();
-        // 3.8 and 3.9 report these at the 0-based column.
-        let plus_one = self.v.annotation_scopes();
+        let plus_one = self.v.walrus_errors_one_based();
         if self.extra[cur.0 as usize].comp_iter_expr > 0 {
             return Err(error(
                 self.v,
@@ -1352,7 +1292,7 @@ impl<'a> Builder<'a> {
         }
         self.visit_expr(elt)?;
         let is_generator = kind == ComprehensionKind::Generator;
-        if !v.annotation_scopes() && self.cur_scope().flags.generator {
+        if !v.symtable_errors_at_node() && self.cur_scope().flags.generator {
             return Err(self.err(yield_in_comprehension(kind), loc));
         }
         let flags = &mut self.cur_scope().flags;
@@ -1401,7 +1341,7 @@ fn future_features(
     let at = |start: TextSize, plus_one: bool| {
         let (line, col) = lines.position(start.into());
         let mut d = Diagnostic::new(ErrorKind::SyntaxError, "", line, col + u32::from(plus_one));
-        if v.annotation_scopes() {
+        if v.syntax_errors_have_end() {
             d.end = Some((line, 0));
         }
         d
@@ -1422,7 +1362,7 @@ fn future_features(
             {
                 i
             }
-            _ if v.inlines_comprehensions() => break,
+            _ if v.future_scan_ends_at_first_statement() => break,
             _ => {
                 done = true;
                 continue;
