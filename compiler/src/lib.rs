@@ -2,7 +2,8 @@
 //!
 //! The pipeline (see `docs/ARCHITECTURE.md`): [`source`] decodes bytes as CPython does (PEP 263
 //! cookies, BOM); [`parse`] parses with `ruff_python_parser` and words syntax errors as the
-//! target version does; [`symtable`] resolves every name's scope. Code generation lands version
+//! target version does; [`symtable`] resolves every name's scope; [`checks`] raises the errors
+//! CPython's compiler finds after that ([`check`] runs all of these). Code generation lands version
 //! by version; until a target's code generation exists, [`compile`] refuses it with
 //! [`CompileError::UnsupportedTarget`].
 
@@ -57,6 +58,17 @@ pub fn symbol_table(source: &[u8], v: PythonVersion) -> Result<symtable::SymbolT
     let text = source::decode(source, v)?;
     let parsed = parse::parse(&text, v)?;
     symtable::build(&parsed.module, &text, v)
+}
+
+/// Runs the whole front end on `source` (the bytes of a `.py` file) for target `v`: decoding,
+/// parsing, the symbol table and the compiler's own checks. Returns the symbol table, or the
+/// first error CPython's `compile()` raises for the source.
+pub fn check(source: &[u8], v: PythonVersion) -> Result<symtable::SymbolTable, Diagnostic> {
+    let text = source::decode(source, v)?;
+    let parsed = parse::parse(&text, v)?;
+    let table = symtable::build(&parsed.module, &text, v)?;
+    checks::check(&parsed.module, &table, &parsed.lines, v)?;
+    Ok(table)
 }
 
 /// Compiles `source` (the bytes of a `.py` file) as CPython's `compile(source, filename,

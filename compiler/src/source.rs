@@ -162,19 +162,270 @@ fn normal_name(name: &[u8]) -> String {
     }
 }
 
-/// The codecs we decode whole sources with (CPython accepts any codec Python knows; the common
-/// ones are here).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// The codecs we decode whole sources with: UTF-8, ASCII, Latin-1 and the single-byte codecs
+/// of [`SINGLE_BYTE`] (CPython accepts any text codec Python knows; the multi-byte East Asian
+/// codecs, UTF-16 and UTF-32 are not here).
+#[derive(Clone, Copy, Debug)]
 enum Codec {
     Utf8,
     Ascii,
     Latin1,
-    Latin9,
-    Cp1252,
+    SingleByte(&'static SingleByte),
+}
+
+/// A single-byte codec of Python's: its module name, its aliases (as `encodings.aliases`
+/// lists them), and the characters of bytes 0x80 to 0xff (bytes below are ASCII).
+#[derive(Debug)]
+struct SingleByte {
+    name: &'static str,
+    aliases: &'static [&'static str],
+    high: High,
+}
+
+/// Where a single-byte codec's upper half comes from.
+#[derive(Debug)]
+enum High {
+    /// An `encoding_rs` encoding equal to Python's codec on every byte, except for the bytes
+    /// listed (Python's character, or `None` for a byte Python leaves undefined). With
+    /// `c1_undefined`, bytes that `encoding_rs` maps to C1 controls are undefined in Python
+    /// (the Windows code pages).
+    Whatwg {
+        encoding: &'static encoding_rs::Encoding,
+        c1_undefined: bool,
+        patches: &'static [(u8, Option<char>)],
+    },
+    /// The 128 characters, in order.
+    Table(&'static str),
+}
+
+/// Python's single-byte codecs that coding cookies name, checked byte for byte against
+/// CPython's codecs.
+static SINGLE_BYTE: &[SingleByte] = {
+    use encoding_rs as e;
+    const fn whatwg(encoding: &'static e::Encoding) -> High {
+        High::Whatwg {
+            encoding,
+            c1_undefined: false,
+            patches: &[],
+        }
+    }
+    const fn windows(encoding: &'static e::Encoding) -> High {
+        High::Whatwg {
+            encoding,
+            c1_undefined: true,
+            patches: &[],
+        }
+    }
+    &[
+        SingleByte {
+            name: "iso8859_2",
+            aliases: &["csisolatin2", "iso_8859_2", "iso_8859_2_1987", "iso_ir_101", "l2", "latin2"],
+            high: whatwg(e::ISO_8859_2),
+        },
+        SingleByte {
+            name: "iso8859_3",
+            aliases: &["csisolatin3", "iso_8859_3", "iso_8859_3_1988", "iso_ir_109", "l3", "latin3"],
+            high: whatwg(e::ISO_8859_3),
+        },
+        SingleByte {
+            name: "iso8859_4",
+            aliases: &["csisolatin4", "iso_8859_4", "iso_8859_4_1988", "iso_ir_110", "l4", "latin4"],
+            high: whatwg(e::ISO_8859_4),
+        },
+        SingleByte {
+            name: "iso8859_5",
+            aliases: &["csisolatincyrillic", "cyrillic", "iso_8859_5", "iso_8859_5_1988", "iso_ir_144"],
+            high: whatwg(e::ISO_8859_5),
+        },
+        SingleByte {
+            name: "iso8859_6",
+            aliases: &["arabic", "asmo_708", "csisolatinarabic", "ecma_114", "iso_8859_6", "iso_8859_6_1987", "iso_ir_127"],
+            high: whatwg(e::ISO_8859_6),
+        },
+        SingleByte {
+            name: "iso8859_7",
+            aliases: &["csisolatingreek", "ecma_118", "elot_928", "greek", "greek8", "iso_8859_7", "iso_8859_7_1987", "iso_ir_126"],
+            high: whatwg(e::ISO_8859_7),
+        },
+        SingleByte {
+            name: "iso8859_8",
+            aliases: &["csisolatinhebrew", "hebrew", "iso_8859_8", "iso_8859_8_1988", "iso_ir_138"],
+            high: whatwg(e::ISO_8859_8),
+        },
+        SingleByte {
+            // Latin-1 with six Turkish letters (the WHATWG label means windows-1254).
+            name: "iso8859_9",
+            aliases: &["csisolatin5", "iso_8859_9", "iso_8859_9_1989", "iso_ir_148", "l5", "latin5"],
+            high: High::Table(
+                "\u{80}\u{81}\u{82}\u{83}\u{84}\u{85}\u{86}\u{87}\u{88}\u{89}\u{8a}\u{8b}\u{8c}\u{8d}\u{8e}\u{8f}\
+                 \u{90}\u{91}\u{92}\u{93}\u{94}\u{95}\u{96}\u{97}\u{98}\u{99}\u{9a}\u{9b}\u{9c}\u{9d}\u{9e}\u{9f}\
+                 \u{a0}¡¢£¤¥¦§¨©ª«¬\u{ad}®¯°±²³´µ¶·¸¹º»¼½¾¿ÀÁÂÃÄÅÆÇÈÉÊËÌÍÎÏĞÑÒÓÔÕÖ×ØÙÚÛÜİŞß\
+                 àáâãäåæçèéêëìíîïğñòóôõö÷øùúûüışÿ",
+            ),
+        },
+        SingleByte {
+            name: "iso8859_10",
+            aliases: &["csisolatin6", "iso_8859_10", "iso_8859_10_1992", "iso_ir_157", "l6", "latin6"],
+            high: whatwg(e::ISO_8859_10),
+        },
+        SingleByte {
+            name: "iso8859_13",
+            aliases: &["iso_8859_13", "l7", "latin7"],
+            high: whatwg(e::ISO_8859_13),
+        },
+        SingleByte {
+            name: "iso8859_14",
+            aliases: &["iso_8859_14", "iso_8859_14_1998", "iso_celtic", "iso_ir_199", "l8", "latin8"],
+            high: whatwg(e::ISO_8859_14),
+        },
+        SingleByte {
+            name: "iso8859_15",
+            aliases: &["iso_8859_15", "l9", "latin9"],
+            high: whatwg(e::ISO_8859_15),
+        },
+        SingleByte {
+            name: "iso8859_16",
+            aliases: &["iso_8859_16", "iso_8859_16_2001", "iso_ir_226", "l10", "latin10"],
+            high: whatwg(e::ISO_8859_16),
+        },
+        SingleByte {
+            name: "koi8_r",
+            aliases: &["cskoi8r"],
+            high: whatwg(e::KOI8_R),
+        },
+        SingleByte {
+            // The WHATWG's KOI8-U is KOI8-RU: two box-drawing characters are Belarusian
+            // letters there.
+            name: "koi8_u",
+            aliases: &[],
+            high: High::Whatwg {
+                encoding: e::KOI8_U,
+                c1_undefined: false,
+                patches: &[(0xae, Some('\u{255d}')), (0xbe, Some('\u{256c}'))],
+            },
+        },
+        SingleByte {
+            name: "cp866",
+            aliases: &["866", "csibm866", "ibm866"],
+            high: whatwg(e::IBM866),
+        },
+        SingleByte {
+            name: "cp874",
+            aliases: &[],
+            high: windows(e::WINDOWS_874),
+        },
+        SingleByte {
+            name: "cp1250",
+            aliases: &["1250", "windows_1250"],
+            high: windows(e::WINDOWS_1250),
+        },
+        SingleByte {
+            name: "cp1251",
+            aliases: &["1251", "windows_1251"],
+            high: windows(e::WINDOWS_1251),
+        },
+        SingleByte {
+            name: "cp1252",
+            aliases: &["1252", "windows_1252"],
+            high: windows(e::WINDOWS_1252),
+        },
+        SingleByte {
+            name: "cp1253",
+            aliases: &["1253", "windows_1253"],
+            high: windows(e::WINDOWS_1253),
+        },
+        SingleByte {
+            name: "cp1254",
+            aliases: &["1254", "windows_1254"],
+            high: windows(e::WINDOWS_1254),
+        },
+        SingleByte {
+            // Python leaves the Hebrew point qamats qatan (0xca) undefined.
+            name: "cp1255",
+            aliases: &["1255", "windows_1255"],
+            high: High::Whatwg {
+                encoding: e::WINDOWS_1255,
+                c1_undefined: true,
+                patches: &[(0xca, None)],
+            },
+        },
+        SingleByte {
+            name: "cp1256",
+            aliases: &["1256", "windows_1256"],
+            high: windows(e::WINDOWS_1256),
+        },
+        SingleByte {
+            name: "cp1257",
+            aliases: &["1257", "windows_1257"],
+            high: windows(e::WINDOWS_1257),
+        },
+        SingleByte {
+            name: "cp1258",
+            aliases: &["1258", "windows_1258"],
+            high: windows(e::WINDOWS_1258),
+        },
+        SingleByte {
+            name: "mac_roman",
+            aliases: &["macintosh", "macroman"],
+            high: whatwg(e::MACINTOSH),
+        },
+        SingleByte {
+            name: "mac_cyrillic",
+            aliases: &["maccyrillic"],
+            high: whatwg(e::X_MAC_CYRILLIC),
+        },
+        SingleByte {
+            name: "cp437",
+            aliases: &["437", "cspc8codepage437", "ibm437"],
+            high: High::Table(
+                "ÇüéâäàåçêëèïîìÄÅÉæÆôöòûùÿÖÜ¢£¥₧ƒáíóúñÑªº¿⌐¬½¼¡«»░▒▓│┤╡╢╖╕╣║╗╝╜╛┐\
+                 └┴┬├─┼╞╟╚╔╩╦╠═╬╧╨╤╥╙╘╒╓╫╪┘┌█▄▌▐▀αßΓπΣσµτΦΘΩδ∞φε∩≡±≥≤⌠⌡÷≈°∙·√ⁿ²■\u{a0}",
+            ),
+        },
+        SingleByte {
+            name: "cp850",
+            aliases: &["850", "cspc850multilingual", "ibm850"],
+            high: High::Table(
+                "ÇüéâäàåçêëèïîìÄÅÉæÆôöòûùÿÖÜø£Ø×ƒáíóúñÑªº¿®¬½¼¡«»░▒▓│┤ÁÂÀ©╣║╗╝¢¥┐\
+                 └┴┬├─┼ãÃ╚╔╩╦╠═╬¤ðÐÊËÈıÍÎÏ┘┌█▄¦Ì▀ÓßÔÒõÕµþÞÚÛÙýÝ¯´\u{ad}±‗¾¶§÷¸°¨·¹³²■\u{a0}",
+            ),
+        },
+    ]
+};
+
+impl SingleByte {
+    /// The characters of bytes 0x80 to 0xff; `None` where Python's codec has none.
+    fn upper_half(&self) -> [Option<char>; 128] {
+        let mut out = [None; 128];
+        match &self.high {
+            High::Table(chars) => {
+                for (slot, c) in out.iter_mut().zip(chars.chars()) {
+                    *slot = Some(c);
+                }
+            }
+            High::Whatwg {
+                encoding,
+                c1_undefined,
+                patches,
+            } => {
+                for (i, slot) in out.iter_mut().enumerate() {
+                    let byte = [0x80 + i as u8];
+                    let (text, malformed) = encoding.decode_without_bom_handling(&byte);
+                    let c = text.chars().next().filter(|_| !malformed);
+                    *slot = c.filter(|&c| !(*c1_undefined && ('\u{80}'..='\u{9f}').contains(&c)));
+                }
+                for &(byte, c) in patches.iter() {
+                    out[usize::from(byte - 0x80)] = c;
+                }
+            }
+        }
+        out
+    }
 }
 
 impl Codec {
-    /// Python's codec lookup: lowercase, runs of punctuation as one `_`, then the aliases.
+    /// Python's codec lookup (`encodings.search_function`): lowercase, runs of punctuation
+    /// other than `.` as one `_`, then the aliases or the codec's own module name.
     fn lookup(name: &str) -> Option<Codec> {
         let mut norm = String::new();
         let mut punct = false;
@@ -189,7 +440,8 @@ impl Codec {
                 punct = true;
             }
         }
-        let codec = match norm.replace('.', "_").as_str() {
+        let norm = norm.replace('.', "_");
+        let codec = match norm.as_str() {
             "utf_8" | "utf8" | "u8" | "utf" | "utf8_ucs2" | "utf8_ucs4" | "cp65001" => Codec::Utf8,
             "ascii" | "646" | "ansi_x3_4_1968" | "ansi_x3_4_1986" | "cp367" | "csascii"
             | "ibm367" | "iso646_us" | "iso_646_irv_1991" | "iso_ir_6" | "us" | "us_ascii" => {
@@ -199,9 +451,11 @@ impl Codec {
             | "iso_8859_1" | "iso_8859_1_1987" | "iso_ir_100" | "l1" | "latin" | "latin1" => {
                 Codec::Latin1
             }
-            "iso8859_15" | "iso_8859_15" | "l9" | "latin9" => Codec::Latin9,
-            "cp1252" | "1252" | "windows_1252" => Codec::Cp1252,
-            _ => return None,
+            other => Codec::SingleByte(
+                SINGLE_BYTE
+                    .iter()
+                    .find(|c| c.name == other || c.aliases.contains(&other))?,
+            ),
         };
         Some(codec)
     }
@@ -228,45 +482,19 @@ impl Codec {
                 None => Ok(bytes.iter().map(|&b| b as char).collect()),
             },
             Codec::Latin1 => Ok(bytes.iter().map(|&b| b as char).collect()),
-            Codec::Latin9 => Ok(bytes.iter().map(|&b| latin9(b)).collect()),
-            Codec::Cp1252 => bytes
-                .iter()
-                .enumerate()
-                .map(|(at, &b)| {
-                    cp1252(b).ok_or_else(|| fail("charmap", at, "character maps to <undefined>"))
-                })
-                .collect(),
+            Codec::SingleByte(codec) => {
+                let high = codec.upper_half();
+                bytes
+                    .iter()
+                    .enumerate()
+                    .map(|(at, &b)| match b {
+                        0..=0x7f => Ok(b as char),
+                        _ => high[usize::from(b - 0x80)]
+                            .ok_or_else(|| fail("charmap", at, "character maps to <undefined>")),
+                    })
+                    .collect()
+            }
         }
-    }
-}
-
-fn latin9(b: u8) -> char {
-    match b {
-        0xa4 => '\u{20ac}',
-        0xa6 => '\u{160}',
-        0xa8 => '\u{161}',
-        0xb4 => '\u{17d}',
-        0xb8 => '\u{17e}',
-        0xbc => '\u{152}',
-        0xbd => '\u{153}',
-        0xbe => '\u{178}',
-        _ => b as char,
-    }
-}
-
-/// Windows-1252 as Python's `cp1252` codec maps it (five bytes are undefined).
-fn cp1252(b: u8) -> Option<char> {
-    const HIGH: [u16; 32] = [
-        0x20ac, 0, 0x201a, 0x0192, 0x201e, 0x2026, 0x2020, 0x2021, 0x02c6, 0x2030, 0x0160, 0x2039,
-        0x0152, 0, 0x017d, 0, 0, 0x2018, 0x2019, 0x201c, 0x201d, 0x2022, 0x2013, 0x2014, 0x02dc,
-        0x2122, 0x0161, 0x203a, 0x0153, 0, 0x017e, 0x0178,
-    ];
-    match b {
-        0x80..=0x9f => match HIGH[(b - 0x80) as usize] {
-            0 => None,
-            c => char::from_u32(c as u32),
-        },
-        _ => Some(b as char),
     }
 }
 
@@ -602,6 +830,41 @@ mod tests {
         assert_eq!(
             err(b"# coding: utf8\n# \xff\n", v).message,
             "'utf-8' codec can't decode byte 0xff in position 17: invalid start byte"
+        );
+    }
+
+    #[test]
+    fn single_byte_codecs() {
+        let v = PythonVersion::V3_12;
+        let text = |src: &[u8]| decode(src, v).expect("decodes");
+        assert!(text(b"# coding: cp1251\nx = '\xc0\xff'\n").contains("'\u{410}\u{44f}'"));
+        assert!(text(b"# coding: windows-1251\n\xc0 = 1\n")
+            .starts_with("# coding: windows-1251\n\u{410}"));
+        assert!(text(b"# -*- coding: koi8-r -*-\nx = '\xc1'\n").contains("'\u{430}'"));
+        assert!(text(b"# coding: koi8_u\nx = '\xae'\n").contains("'\u{255d}'"));
+        assert!(text(b"# coding: iso-8859-9\nx = '\xd0\xfd'\n").contains("'\u{11e}\u{131}'"));
+        assert!(text(b"# coding: latin9\nx = '\xa4'\n").contains("'\u{20ac}'"));
+        assert!(text(b"# coding: ISO8859.15\nx = '\xa4'\n").contains("'\u{20ac}'"));
+        assert!(text(b"# coding: mac-roman\nx = '\xa5'\n").contains("'\u{2022}'"));
+        assert!(text(b"# coding: cp437\nx = '\x9e\xff'\n").contains("'\u{20a7}\u{a0}'"));
+        assert!(text(b"# coding: IBM850\nx = '\x9b'\n").contains("'\u{f8}'"));
+        assert!(text(b"# coding: cp1252\nx = '\x80'\n").contains("'\u{20ac}'"));
+        let undefined = |src: &[u8]| err(src, v).message;
+        assert_eq!(
+            undefined(b"# coding: cp1251\nx = '\x98'\n"),
+            "'charmap' codec can't decode byte 0x98 in position 22: character maps to <undefined>"
+        );
+        assert!(undefined(b"# coding: cp1255\n\xca\n").contains("byte 0xca in position 17"));
+        assert!(undefined(b"# coding: iso-8859-3\n\xa5\n").contains("byte 0xa5"));
+        assert!(undefined(b"# coding: cp1252\n\x81\n").contains("byte 0x81"));
+        // Python has no `latin-9` alias (only `latin9` and `l9`).
+        assert_eq!(
+            undefined(b"# coding: latin-9\n"),
+            "unknown encoding: latin-9"
+        );
+        assert_eq!(
+            undefined(b"# coding: shift_jis\n"),
+            "unknown encoding: shift_jis"
         );
     }
 
