@@ -21,11 +21,6 @@ pub(crate) struct Context<'a> {
     pub module: &'a ModModule,
 }
 
-/// The PEG parser's messages (3.10+ words most errors specifically; 3.9 a few more than 3.8).
-pub(crate) fn pegen_messages(v: PythonVersion) -> bool {
-    v >= PythonVersion::V3_10
-}
-
 impl Context<'_> {
     pub fn at(&self, kind: ErrorKind, message: impl Into<String>, offset: TextSize) -> Diagnostic {
         let offset = offset.min(TextSize::of(self.text));
@@ -184,7 +179,7 @@ fn indented_block(ctx: &Context, at: TextSize) -> Diagnostic {
         "expected an indented block",
         target,
     );
-    if let (true, Some((words, kw_at, kind))) = (pegen_messages(ctx.v), owner) {
+    if let (true, Some((words, kw_at, kind))) = (ctx.v.pegen_messages(), owner) {
         let line = ctx.lines.line(kw_at);
         let star = kind == TokenKind::Except
             && ctx
@@ -354,7 +349,7 @@ fn bad_target(ctx: &Context, e: &ParseError, target: &Expr) -> Diagnostic {
                     | Expr::BooleanLiteral(_)
                     | Expr::NoneLiteral(_)
             );
-            if pegen_messages(v)
+            if v.pegen_messages()
                 && first_target
                 && after == Some(TokenKind::Equal)
                 && !plain_literal
@@ -399,7 +394,7 @@ fn single_equal_after(ctx: &Context, end: TextSize) -> bool {
 pub(crate) fn parse_error(ctx: &Context, e: &ParseError) -> Diagnostic {
     let v = ctx.v;
     let start = e.location.start();
-    let new = pegen_messages(v);
+    let new = v.pegen_messages();
     let params = parameter_messages(v);
     let before = kinds_before(ctx, start);
     let prev = before.first().copied();
@@ -815,7 +810,7 @@ fn missing_parentheses(ctx: &Context, at: TextSize) -> Option<Diagnostic> {
         .map_or(ctx.text.len(), |i| next.start().to_usize() + i);
     let rest = ctx.text[next.start().to_usize()..line_end].trim_end();
     let rest = rest.strip_suffix(';').unwrap_or(rest).trim_end();
-    let message = match (word, pegen_messages(ctx.v)) {
+    let message = match (word, ctx.v.pegen_messages()) {
         (_, true) => format!("Missing parentheses in call to '{word}'. Did you mean {word}(...)?"),
         ("print", false) => {
             format!("Missing parentheses in call to 'print'. Did you mean print({rest})?")
@@ -1051,7 +1046,7 @@ pub(crate) fn unsupported(ctx: &Context, e: &UnsupportedSyntaxError) -> Diagnost
         UnsupportedSyntaxErrorKind::UnpackingInComprehension(_) => {
             ctx.syntax("iterable unpacking cannot be used in comprehension", start)
         }
-        UnsupportedSyntaxErrorKind::UnparenthesizedExceptionTypes if pegen_messages(ctx.v) => {
+        UnsupportedSyntaxErrorKind::UnparenthesizedExceptionTypes if ctx.v.pegen_messages() => {
             ctx.syntax("multiple exception types must be parenthesized", start)
         }
         _ => ctx.invalid(start),
@@ -1073,7 +1068,7 @@ pub(crate) fn after_parser_error(
         .line(failed_at.min(TextSize::of(ctx.text)))
         .max(d.line);
     match unclosed {
-        Some((open, line, col)) if pegen_messages(ctx.v) && line < failed_line => Diagnostic::new(
+        Some((open, line, col)) if ctx.v.pegen_messages() && line < failed_line => Diagnostic::new(
             ErrorKind::SyntaxError,
             format!("'{open}' was never closed"),
             line,
