@@ -19,7 +19,7 @@
 //!   constants if it can; a set display of constants becomes a `frozenset`.
 //! - `__debug__` is `True`, or `False` at `-O` and above (3.8 in any context; 3.9+ loads).
 //! - 3.11+: `'...' % (a, b)` with only `%s`/`%r`/`%a` conversions (optional `-` flag, width and
-//!   precision of at most two digits; 3.11 also accepts the `z` flag) becomes an f-string.
+//!   precision of at most two digits; other flags are ignored) becomes an f-string.
 //! - 3.9+: annotations are not folded under `from __future__ import annotations`. 3.8 folds
 //!   them, and codegen must then turn the *folded* annotation back into its string.
 //! - A first statement that folding turns into a string (`'a' + 'b'`) is wrapped in a
@@ -61,13 +61,14 @@
 //! list displays become `Expr::Tuple` (range unchanged), `not` over a comparison becomes the
 //! comparison, and a `%` format becomes an `Expr::FString` with the `BinOp`'s range, whose
 //! values keep their own ranges and whose literal parts (and format specs), which have no
-//! location in CPython, get empty ranges (lossy for lone surrogates in the format string).
+//! location in CPython, get empty ranges (their exact text, lone surrogates included, is in
+//! [`Folded::format_literals`]).
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
-use pyc_assembler::{Constant, PythonVersion};
+use pyc_assembler::{Constant, PyStr, PythonVersion};
 use ruff_python_ast::{
     self as ast, AtomicNodeIndex, CmpOp, ConversionFlag, Expr, ExprContext, FStringFlags,
     FStringValue, InterpolatedElement, InterpolatedStringElement, InterpolatedStringElements,
@@ -88,6 +89,7 @@ pub use literal::{is_literal, literal};
 pub struct Folded {
     constants: HashMap<TextRange, Constant>,
     wrapped_docstrings: HashSet<TextRange>,
+    format_literals: HashMap<TextRange, Vec<PyStr>>,
 }
 
 impl Folded {
@@ -115,6 +117,12 @@ impl Folded {
     /// not taken for a docstring.
     pub fn wraps_docstring(&self, stmt: &ast::StmtExpr) -> bool {
         self.wrapped_docstrings.contains(&stmt.range)
+    }
+
+    /// For an f-string made from a `%` format (3.11+), the exact values of its literal
+    /// elements in order (the elements themselves hold U+FFFD for lone surrogates).
+    pub fn format_literals(&self, fstring: &ast::ExprFString) -> Option<&[PyStr]> {
+        self.format_literals.get(&fstring.range).map(Vec::as_slice)
     }
 
     /// How many expressions were folded (counting folded subexpressions).
@@ -658,8 +666,7 @@ impl Folder<'_> {
                 && !t.elts.iter().any(Expr::is_starred_expr)
             {
                 let points: Vec<u32> = fmt.code_points().collect();
-                return format::pieces(&points, t.elts.len(), self.v)
-                    .map_or(After::Nothing, After::Format);
+                return format::pieces(&points, t.elts.len()).map_or(After::Nothing, After::Format);
             }
         }
         let Some(right) = self.value(&b.right) else {
@@ -713,6 +720,16 @@ impl Folder<'_> {
                 let placeholder = Expr::EllipsisLiteral(ast::ExprEllipsisLiteral::default());
                 if let Expr::BinOp(b) = std::mem::replace(e, placeholder) {
                     if let Expr::Tuple(t) = *b.right {
+                        let exact = pieces
+                            .iter()
+                            .filter_map(|p| match p {
+                                format::Piece::Literal(points) => {
+                                    Some(PyStr::from_code_points(points.iter().copied()))
+                                }
+                                format::Piece::Value { .. } => None,
+                            })
+                            .collect();
+                        self.out.format_literals.insert(b.range, exact);
                         *e = format_string(b.range, pieces, t.elts);
                     }
                 }

@@ -1,8 +1,6 @@
 //! 3.11+: `'...%s...' % (a, b)` becomes an f-string (`optimize_format` in `ast_opt.c`) when
 //! every conversion is a simple `%s`, `%r` or `%a` with at most a width and a precision.
 
-use pyc_assembler::PythonVersion;
-
 /// A piece of the f-string that replaces a `%` format.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(super) enum Piece {
@@ -21,7 +19,7 @@ const PERCENT: u32 = '%' as u32;
 /// The pieces of format string `fmt` applied to a tuple of `items` values, or `None` when
 /// CPython keeps the `%` operation: an unsupported conversion or flag, more than two digits
 /// of width or precision, or a count of conversions other than `items`.
-pub(super) fn pieces(fmt: &[u32], items: usize, v: PythonVersion) -> Option<Vec<Piece>> {
+pub(super) fn pieces(fmt: &[u32], items: usize) -> Option<Vec<Piece>> {
     let mut out = Vec::new();
     let mut pos = 0;
     let mut count = 0;
@@ -52,7 +50,7 @@ pub(super) fn pieces(fmt: &[u32], items: usize, v: PythonVersion) -> Option<Vec<
             return None;
         }
         pos += 1;
-        out.push(conversion(fmt, &mut pos, v)?);
+        out.push(conversion(fmt, &mut pos)?);
         count += 1;
     }
     (count == items).then_some(out)
@@ -93,7 +91,7 @@ impl Reader<'_> {
 }
 
 /// One conversion after its `%` (`simple_format_arg_parse` and `parse_format`).
-fn conversion(fmt: &[u32], pos: &mut usize, v: PythonVersion) -> Option<Piece> {
+fn conversion(fmt: &[u32], pos: &mut usize) -> Option<Piece> {
     let mut r = Reader { fmt, pos: *pos };
     let mut left = false;
     let mut ch;
@@ -101,9 +99,8 @@ fn conversion(fmt: &[u32], pos: &mut usize, v: PythonVersion) -> Option<Piece> {
         ch = r.next()?;
         match ch {
             '-' => left = true,
+            // 3.11.0 to 3.11.3 also took the `z` flag; later 3.11 releases, like 3.12, do not.
             '+' | ' ' | '#' | '0' => {}
-            // 3.11 alone accepts the `z` flag here.
-            'z' if v == PythonVersion::V3_11 => {}
             _ => break,
         }
     }
@@ -137,9 +134,9 @@ fn conversion(fmt: &[u32], pos: &mut usize, v: PythonVersion) -> Option<Piece> {
 mod tests {
     use super::*;
 
-    fn run(fmt: &str, items: usize, v: PythonVersion) -> Option<Vec<Piece>> {
+    fn run(fmt: &str, items: usize) -> Option<Vec<Piece>> {
         let points: Vec<u32> = fmt.chars().map(u32::from).collect();
-        pieces(&points, items, v)
+        pieces(&points, items)
     }
 
     fn lit(s: &str) -> Piece {
@@ -155,9 +152,8 @@ mod tests {
 
     #[test]
     fn formats() {
-        let v = PythonVersion::V3_12;
         assert_eq!(
-            run("a%%b %s=%-5r!%.3a%10.2s", 4, v),
+            run("a%%b %s=%-5r!%.3a%10.2s", 4),
             Some(vec![
                 lit("a%b "),
                 val('s', None),
@@ -168,18 +164,15 @@ mod tests {
                 val('s', Some(">10.2")),
             ])
         );
-        assert_eq!(run("%s", 2, v), None);
-        assert_eq!(run("%s %s", 1, v), None);
-        assert_eq!(run("%d", 1, v), None);
-        assert_eq!(run("%100s", 1, v), None);
-        assert_eq!(run("%.s", 1, v), Some(vec![val('s', Some(".0"))]));
-        assert_eq!(run("%05s", 1, v), Some(vec![val('s', Some(">5"))]));
-        assert_eq!(run("%", 1, v), None);
-        assert_eq!(run("%(a)s", 1, v), None);
-        assert_eq!(run("%zs", 1, v), None);
-        assert_eq!(
-            run("%zs", 1, PythonVersion::V3_11),
-            Some(vec![val('s', None)])
-        );
+        assert_eq!(run("%s", 2), None);
+        assert_eq!(run("%s %s", 1), None);
+        assert_eq!(run("%d", 1), None);
+        assert_eq!(run("%100s", 1), None);
+        assert_eq!(run("%.s", 1), Some(vec![val('s', Some(".0"))]));
+        assert_eq!(run("%05s", 1), Some(vec![val('s', Some(">5"))]));
+        assert_eq!(run("%", 1), None);
+        assert_eq!(run("%(a)s", 1), None);
+        assert_eq!(run("%zs", 1), None);
+        assert_eq!(run("%+ #0-s", 1), Some(vec![val('s', None)]));
     }
 }
