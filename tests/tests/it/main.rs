@@ -2,6 +2,7 @@
 
 mod dis;
 mod errors;
+mod fold;
 mod marshal;
 mod opcodes;
 mod pyc;
