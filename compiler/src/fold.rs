@@ -33,9 +33,10 @@
 //! constant: this catches tuples whose items codegen loads as constants although the AST
 //! holds none, such as `(f'a', 1)` (an f-string of one literal loads as a constant) and, in
 //! 3.13, `(f'', 1)`. Codegen itself folds lists and sets of constants (3.9+:
-//! `LOAD_CONST tuple; LIST_EXTEND/SET_UPDATE` for three or more items), constant dict keys
-//! (`BUILD_CONST_KEY_MAP`), and keyword-name tuples. The flowgraph's constant-condition
-//! and `LOAD_CONST; POP_TOP` removals act on the result too.
+//! `LOAD_CONST tuple` or `frozenset` then `LIST_EXTEND`/`SET_UPDATE` for three or more
+//! items; use [`frozenset`]), constant dict keys (`BUILD_CONST_KEY_MAP`) and keyword-name
+//! tuples. Every version drops jumps on constant conditions, and 3.13's flowgraph turns
+//! `LOAD_CONST c; TO_BOOL` into `LOAD_CONST bool(c)` (use [`truth`]).
 //!
 //! # What codegen must do with this
 //! - Before compiling any expression, ask [`Folded::constant`]: a hit is one `LOAD_CONST`
@@ -45,10 +46,9 @@
 //!   the assert-on-tuple warning, constant subscript warnings, dict keys, starred unpacking)
 //!   must use [`Folded::value`], which also covers literal nodes.
 //! - `-O` (optimize ≥ 1): `assert` statements compile to nothing; `__debug__` is folded here.
-//!   `-OO` (optimize ≥ 2): docstrings are neither stored as `__doc__` nor put first in a
-//!   function's constants (3.8–3.10 then put `None` there; the docstring statement itself is
-//!   skipped from 3.11 on, and compiled as an expression statement before — see
-//!   `compiler_body`).
+//!   `-OO` (optimize ≥ 2): docstrings are dropped, neither stored as `__doc__` nor put first
+//!   in a function's constants; which statement is then skipped and what stands first in
+//!   `co_consts` differ by version (`compiler_body`, `compiler_function`).
 //! - A statement marked by [`Folded::wraps_docstring`] is CPython's `JoinedStr` of one
 //!   constant: not a docstring, and compiled as an expression (a load and `POP_TOP`), not
 //!   skipped as a constant statement.
@@ -83,6 +83,7 @@ mod number;
 mod value;
 
 pub use literal::{is_literal, literal};
+pub use value::{frozenset, truth};
 
 /// What constant folding decided about a module: the constant of every folded expression.
 #[derive(Clone, Debug, Default)]
@@ -130,6 +131,7 @@ impl Folded {
         self.constants.len()
     }
 
+    /// Whether nothing was folded.
     pub fn is_empty(&self) -> bool {
         self.constants.is_empty()
     }

@@ -255,3 +255,56 @@ fn deep_nesting_does_not_overflow() {
     let (_, folded) = folded(&src, V313, 0);
     assert!(folded.len() <= MAX_DEPTH as usize);
 }
+
+#[test]
+fn type_parameter_defaults_fold_from_3_13() {
+    let src = "type T[A: 1 + 1 = 2 + 2] = 1 + 1\n";
+    for (v, defaults) in [(PythonVersion::V3_12, false), (V313, true)] {
+        let (module, folded) = folded(src, v, 0);
+        let Stmt::TypeAlias(t) = &module.body[0] else {
+            unreachable!()
+        };
+        let ast::TypeParam::TypeVar(tv) = &t.type_params.as_ref().expect("params").type_params[0]
+        else {
+            unreachable!()
+        };
+        assert_eq!(
+            folded.constant(tv.bound.as_deref().expect("bound")),
+            Some(&int(2))
+        );
+        let default = tv.default.as_deref().expect("default");
+        assert_eq!(folded.constant(default).is_some(), defaults, "{v}");
+        assert_eq!(folded.constant(&t.value), Some(&int(2)));
+    }
+}
+
+#[test]
+fn rewritten_formats_keep_exact_literals() {
+    let src = "x = '\\udc80%s%%' % (a,)\n";
+    let (module, folded) = folded(src, V313, 0);
+    let Stmt::Assign(a) = &module.body[0] else {
+        unreachable!()
+    };
+    let Expr::FString(f) = &*a.value else {
+        panic!("not rewritten")
+    };
+    let exact = folded.format_literals(f).expect("exact literals");
+    assert_eq!(
+        exact,
+        &[
+            PyStr::from_code_points([0xdc80]),
+            PyStr::from_code_points(['%' as u32])
+        ]
+    );
+}
+
+#[test]
+fn python_semantics_for_codegen() {
+    assert!(!truth(&Constant::Complex { re: 0.0, im: -0.0 }));
+    assert!(truth(&Constant::Float(f64::NAN)));
+    assert!(!truth(&Constant::Tuple(vec![])));
+    assert_eq!(
+        frozenset(vec![Constant::Bool(false), int(0), Constant::Float(-0.0)]),
+        Constant::FrozenSet(vec![Constant::Bool(false)])
+    );
+}

@@ -44,8 +44,8 @@ fn constant_of(n: Num) -> Constant {
     }
 }
 
-/// `bool(c)`.
-pub(super) fn truth(c: &Constant) -> bool {
+/// `bool(c)` for a constant.
+pub fn truth(c: &Constant) -> bool {
     match c {
         Constant::None => false,
         Constant::StopIteration | Constant::Ellipsis | Constant::Code(_) => true,
@@ -299,8 +299,9 @@ pub(super) fn py_eq(a: &Constant, b: &Constant) -> bool {
     }
 }
 
-/// `frozenset(items)`: the first of equal members is kept, in insertion order.
-pub(super) fn frozenset(items: Vec<Constant>) -> Constant {
+/// `frozenset(items)` of constants: of members equal in Python (`1`, `1.0`, `True`), the
+/// first is kept; members stay in insertion order (marshal decides the written order).
+pub fn frozenset(items: Vec<Constant>) -> Constant {
     let mut members: Vec<Constant> = Vec::with_capacity(items.len());
     for item in items {
         if !members.iter().any(|m| py_eq(m, &item)) {
