@@ -245,36 +245,37 @@ def op_validate_pyc(req):
     return {"ok": True, "mode": mode}
 
 
-def tagged(obj):
-    """A constant as JSON with its exact type: ints in hex (never limited by the int-to-str
-    limit), floats by their little-endian bytes, str as UTF-8 with surrogates passed."""
-    if obj is None or obj is Ellipsis:
-        return [repr(obj)]
-    if isinstance(obj, bool):
-        return ["bool", obj]
-    if isinstance(obj, int):
-        return ["int", hex(obj)]
-    if isinstance(obj, float):
-        return ["float", struct.pack("<d", obj).hex()]
-    if isinstance(obj, complex):
-        return ["complex", struct.pack("<d", obj.real).hex(), struct.pack("<d", obj.imag).hex()]
-    if isinstance(obj, str):
-        return ["str", obj.encode("utf-8", "surrogatepass").hex()]
-    if isinstance(obj, bytes):
-        return ["bytes", obj.hex()]
-    if isinstance(obj, (tuple, frozenset)):
-        return [type(obj).__name__, [tagged(x) for x in obj]]
-    return ["other", type(obj).__name__]
-
-
 def op_fold(req):
     """Constant folding, per snippet: compile() at the snippet's optimize level and report
     the instruction just before the probed one (`store`: the last STORE_NAME x; `iter`: the
     last GET_ITER; `in`: the first `in`/`not in` test) and, if it is a LOAD_CONST, its
     constant. From 3.13 also the AST optimizer's result alone (ast.parse with optimize, at
-    least 1) for the probed expression: `x`'s value, or the first `for` loop's iterable."""
+    least 1) for the probed expression: `x`'s value, or the iterable of the first `for` loop
+    (else of the first comprehension in `x`'s value)."""
     import ast
     import warnings
+
+    def tagged(obj):
+        """A constant as JSON with its exact type: ints in hex (free of the int-to-str
+        limit), floats by their little-endian bytes, str as UTF-8 with surrogates passed."""
+        if obj is None or obj is Ellipsis:
+            return [repr(obj)]
+        if isinstance(obj, bool):
+            return ["bool", obj]
+        if isinstance(obj, int):
+            return ["int", hex(obj)]
+        if isinstance(obj, float):
+            return ["float", struct.pack("<d", obj).hex()]
+        if isinstance(obj, complex):
+            return ["complex", struct.pack("<d", obj.real).hex(),
+                    struct.pack("<d", obj.imag).hex()]
+        if isinstance(obj, str):
+            return ["str", obj.encode("utf-8", "surrogatepass").hex()]
+        if isinstance(obj, bytes):
+            return ["bytes", obj.hex()]
+        if isinstance(obj, (tuple, frozenset)):
+            return [type(obj).__name__, [tagged(x) for x in obj]]
+        return ["other", type(obj).__name__]
 
     def shape(node):
         if node is None:
