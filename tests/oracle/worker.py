@@ -262,6 +262,124 @@ def op_validate_pyc(req):
     return {"ok": True, "mode": mode}
 
 
+def op_fold(req):
+    """Constant folding, per snippet: compile() at the snippet's optimize level and report
+    the instruction just before the probed one (`store`: the last STORE_NAME x; `iter`: the
+    last GET_ITER; `in`: the first `in`/`not in` test) and, if it is a LOAD_CONST, its
+    constant. From 3.13 also the AST optimizer's result alone (ast.parse with optimize, at
+    least 1) for the probed expression: `x`'s value, or the iterable of the first `for` loop
+    (else of the first comprehension in `x`'s value)."""
+    import ast
+    import warnings
+
+    def tagged(obj):
+        """A constant as JSON with its exact type: ints in hex (free of the int-to-str
+        limit), floats by their little-endian bytes, str as UTF-8 with surrogates passed."""
+        if obj is None or obj is Ellipsis:
+            return [repr(obj)]
+        if isinstance(obj, bool):
+            return ["bool", obj]
+        if isinstance(obj, int):
+            return ["int", hex(obj)]
+        if isinstance(obj, float):
+            return ["float", struct.pack("<d", obj).hex()]
+        if isinstance(obj, complex):
+            return ["complex", struct.pack("<d", obj.real).hex(),
+                    struct.pack("<d", obj.imag).hex()]
+        if isinstance(obj, str):
+            return ["str", obj.encode("utf-8", "surrogatepass").hex()]
+        if isinstance(obj, bytes):
+            return ["bytes", obj.hex()]
+        if isinstance(obj, (tuple, frozenset)):
+            return [type(obj).__name__, [tagged(x) for x in obj]]
+        return ["other", type(obj).__name__]
+
+    def shape(node):
+        if node is None:
+            return None
+        if isinstance(node, ast.Constant):
+            return ["const", tagged(node.value)]
+        if isinstance(node, ast.Name):
+            return ["name", node.id]
+        if isinstance(node, ast.BinOp):
+            return ["binop", type(node.op).__name__, shape(node.left), shape(node.right)]
+        if isinstance(node, ast.UnaryOp):
+            return ["unary", type(node.op).__name__, shape(node.operand)]
+        if isinstance(node, ast.BoolOp):
+            return ["boolop", type(node.op).__name__, [shape(v) for v in node.values]]
+        if isinstance(node, ast.Compare):
+            return ["compare", [type(o).__name__ for o in node.ops], shape(node.left),
+                    [shape(c) for c in node.comparators]]
+        if isinstance(node, (ast.Tuple, ast.List, ast.Set)):
+            return [type(node).__name__.lower(), [shape(e) for e in node.elts]]
+        if isinstance(node, ast.Subscript):
+            return ["subscript", shape(node.value), shape(node.slice)]
+        if isinstance(node, ast.Slice):
+            return ["slice", shape(node.lower), shape(node.upper), shape(node.step)]
+        if isinstance(node, ast.Starred):
+            return ["starred", shape(node.value)]
+        if isinstance(node, ast.JoinedStr):
+            return ["joined", [shape(v) for v in node.values]]
+        if isinstance(node, ast.FormattedValue):
+            spec = node.format_spec
+            if isinstance(spec, ast.JoinedStr) and all(
+                    isinstance(v, ast.Constant) for v in spec.values):
+                spec = ast.Constant("".join(v.value for v in spec.values))
+            return ["formatted", shape(node.value), node.conversion, shape(spec)]
+        if isinstance(node, ast.Call):
+            return ["call", shape(node.func), [shape(a) for a in node.args]]
+        if isinstance(node, ast.Attribute):
+            return ["attribute", shape(node.value), node.attr]
+        return [type(node).__name__]
+
+    def probed(tree, probe):
+        if probe == "iter":
+            for stmt in tree.body:
+                if isinstance(stmt, ast.For):
+                    return stmt.iter
+        for stmt in reversed(tree.body):
+            if (isinstance(stmt, ast.Assign)
+                    and any(isinstance(t, ast.Name) and t.id == "x" for t in stmt.targets)):
+                if probe == "iter":
+                    generators = getattr(stmt.value, "generators", None)
+                    return generators[0].iter if generators else None
+                return stmt.value
+        return None
+
+    results = []
+    for snippet in req["snippets"]:
+        source, probe = snippet["source"], snippet["probe"]
+        optimize = snippet.get("optimize", 0)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                code = compile(source, "<fold>", "exec", dont_inherit=True, optimize=optimize)
+                tree = (ast.parse(source, optimize=max(1, optimize))
+                        if sys.version_info >= (3, 13) else None)
+        except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError) as e:
+            results.append({"error": "%s: %s" % (type(e).__name__, e)})
+            continue
+        ins = [i for i in dis.get_instructions(code) if i.opname not in ("NOP", "CACHE")]
+        at = None
+        for n, i in enumerate(ins):
+            if ((probe == "store" and i.opname == "STORE_NAME" and i.argval == "x")
+                    or (probe == "iter" and i.opname == "GET_ITER")):
+                at = n
+            elif at is None and probe == "in" and (i.opname == "CONTAINS_OP" or (
+                    i.opname == "COMPARE_OP" and i.argval in ("in", "not in"))):
+                at = n
+        result = {"op": None, "const": None}
+        if at:
+            prev = ins[at - 1]
+            result["op"] = prev.opname
+            if prev.opname == "LOAD_CONST":
+                result["const"] = tagged(prev.argval)
+        if tree is not None:
+            result["ast"] = shape(probed(tree, probe))
+        results.append(result)
+    return {"results": results}
+
+
 def op_stdlib(req):
     import sysconfig
     return {"path": sysconfig.get_paths()["stdlib"]}

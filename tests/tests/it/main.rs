@@ -3,6 +3,7 @@
 mod asm;
 mod dis;
 mod errors;
+mod fold;
 mod marshal;
 mod opcodes;
 mod pyc;
