@@ -42,24 +42,9 @@ pub fn check(
     v: PythonVersion,
 ) -> Result<(), Diagnostic> {
     let run = || Checker::new(module, table, lines, v).module(module);
-    // The walk recurses as deep as the source nests: give it a large stack, as the symbol
-    // table does.
-    std::thread::scope(|s| {
-        match std::thread::Builder::new()
-            .name("checks".into())
-            .stack_size(STACK_SIZE)
-            .spawn_scoped(s, run)
-        {
-            Ok(handle) => handle
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
-            Err(_) => run(),
-        }
-    })
+    // The walk recurses as deep as the source nests.
+    crate::stack::with_large_stack("checks", run)
 }
-
-/// The stack of the thread that runs the checks (address space, committed as used).
-const STACK_SIZE: usize = 64 << 20;
 
 type R = Result<(), Diagnostic>;
 

@@ -160,22 +160,9 @@ pub fn fold(module: &mut ModModule, source: &str, v: PythonVersion, optimize: u8
         folder.body(body);
         folder.out
     };
-    // The folder recurses as deep as the source nests: give it room, as the symbol table does.
-    std::thread::scope(|s| {
-        match std::thread::Builder::new()
-            .name("fold".into())
-            .stack_size(STACK_SIZE)
-            .spawn_scoped(s, run)
-        {
-            Ok(handle) => handle
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
-            Err(_) => run(),
-        }
-    })
+    // The walk recurses as deep as the source nests.
+    crate::stack::with_large_stack("fold", run)
 }
-
-const STACK_SIZE: usize = 64 << 20;
 
 /// The nesting (statements, expressions and patterns) beyond which CPython's compiler gives
 /// up with a `RecursionError`; the symbol table stops at the same depth.

@@ -16,6 +16,7 @@ pub mod diagnostic;
 pub mod fold;
 pub mod parse;
 pub mod source;
+mod stack;
 pub mod symtable;
 
 pub use diagnostic::{Diagnostic, ErrorKind};

@@ -512,24 +512,9 @@ pub fn build(
         analyze::analyze(&mut table, &extra)?;
         Ok(table)
     };
-    // Both passes recurse as deep as the source nests (up to CPython's limit of 3000 levels),
-    // more than a caller's thread may have room for: run them on a thread with a large stack.
-    std::thread::scope(|s| {
-        match std::thread::Builder::new()
-            .name("symtable".into())
-            .stack_size(STACK_SIZE)
-            .spawn_scoped(s, run)
-        {
-            Ok(handle) => handle
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
-            Err(_) => run(),
-        }
-    })
+    // The walk recurses as deep as the source nests.
+    crate::stack::with_large_stack("symtable", run)
 }
-
-/// The stack of the thread that builds a table (address space, committed as used).
-const STACK_SIZE: usize = 64 << 20;
 
 /// A readable scope tree: every scope with its kind and line, then each name with how it
 /// resolves and why.
