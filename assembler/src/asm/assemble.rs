@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use super::args::{arg_kind, jump_kind, jump_unit, ArgKind, JumpKind};
-use super::parser::{CodeBlock, ConstExpr, Item, Operand, Pos, Program, Span};
+use super::parser::{err, err_hint, CodeBlock, ConstExpr, Item, Operand, Pos, Program, Span};
 use super::stackdepth::{folded_tuples, stack_depth, Handler, Ins};
 use super::AsmError;
 use crate::code::{flags, local_kind, LocalPlus, Locals};
@@ -13,22 +13,6 @@ use crate::lines::{encode_linetable_310, encode_locations, Position};
 use crate::opcode::Opcode;
 use crate::version::LineTableFormat;
 use crate::{CodeObject, Constant, PyStr, PythonVersion};
-
-fn err(span: Span, message: impl Into<String>) -> AsmError {
-    AsmError {
-        start: span.start,
-        end: span.end,
-        message: message.into(),
-        hint: None,
-    }
-}
-
-fn err_hint(span: Span, message: impl Into<String>, hint: impl Into<String>) -> AsmError {
-    AsmError {
-        hint: Some(hint.into()),
-        ..err(span, message)
-    }
-}
 
 /// What a code block inherits from the one around it.
 struct Ctx<'a> {

@@ -143,7 +143,8 @@ pub struct Program {
     pub module: CodeBlock,
 }
 
-fn err(span: Span, message: impl Into<String>) -> AsmError {
+/// An error at `span`.
+pub(super) fn err(span: Span, message: impl Into<String>) -> AsmError {
     AsmError {
         start: span.start,
         end: span.end,
@@ -152,7 +153,12 @@ fn err(span: Span, message: impl Into<String>) -> AsmError {
     }
 }
 
-fn err_hint(span: Span, message: impl Into<String>, hint: impl Into<String>) -> AsmError {
+/// An error at `span`, with a hint.
+pub(super) fn err_hint(
+    span: Span,
+    message: impl Into<String>,
+    hint: impl Into<String>,
+) -> AsmError {
     AsmError {
         hint: Some(hint.into()),
         ..err(span, message)
