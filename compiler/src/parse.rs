@@ -202,6 +202,31 @@ mod tests {
     }
 
     #[test]
+    fn deep_nesting_is_refused_without_overflow() {
+        for v in PythonVersion::ALL {
+            // Nested too deep for any stack to walk naively: refused, at the outermost level
+            // beyond the limit.
+            let src = format!("x = {}1\n", "-".repeat(100_000));
+            let d = parse(&src, v).expect_err("too deep");
+            assert_eq!(
+                d.message,
+                "Parser stack overflowed - Python source too complex to parse"
+            );
+            assert_eq!(d.line, 1, "{v}");
+            // Brackets beyond the tokenizer's limit: its error, though ruff nests them all.
+            let src = format!("x = {}{}\n", "[".repeat(5000), "]".repeat(5000));
+            let (kind, msg, line) = err(&src, v);
+            assert_eq!(
+                (kind.as_str(), msg.as_str(), line),
+                ("SyntaxError", "too many nested parentheses", 1)
+            );
+            // Deep but within CPython's parser stack: parsed.
+            let src = format!("x = {}1\n", "-".repeat(2000));
+            assert!(parse(&src, v).is_ok(), "{v}");
+        }
+    }
+
+    #[test]
     fn accepts_valid_code() {
         for v in PythonVersion::ALL {
             let src = "import os\ndef f(a, *b, c=1, **d):\n    return [x for x in a if x]\n";
