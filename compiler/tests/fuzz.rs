@@ -262,7 +262,10 @@ fn random_case(rng: &mut Rng) -> Vec<u8> {
         src.truncate(cut);
         src.extend_from_slice(&other[from..]);
     }
-    for _ in 0..1 + rng.below(6) {
+    // Mostly a few mutations, sometimes many: near-valid code reaches the later passes, mangled
+    // code the error paths.
+    let count = if rng.below(8) == 0 { 40 } else { 6 };
+    for _ in 0..1 + rng.below(count) {
         mutate(rng, &mut src);
     }
     src
@@ -427,8 +430,9 @@ fn show(src: &[u8]) -> String {
 
 /// Runs the whole front end on `src` for `v`; `Err` holds the panic message or a bad error.
 ///
-/// Errors past decoding must have a line. Decoding errors may not: CPython's `compile()` gives
-/// `lineno` 0 for an unknown or failing encoding and `None` for null bytes.
+/// Errors past decoding must have a line (but see [`no_line_in_cpython`]). Decoding errors may
+/// not: CPython's `compile()` gives `lineno` 0 for an unknown or failing encoding and `None` for
+/// null bytes.
 fn front_end(src: &[u8], v: PythonVersion) -> Result<(), String> {
     let run = catch_unwind(AssertUnwindSafe(|| {
         let checked = pyc_compiler::check(src, v);
@@ -451,12 +455,19 @@ fn front_end(src: &[u8], v: PythonVersion) -> Result<(), String> {
                 .unwrap_or("(no message)");
             Err(format!("panic: {message}"))
         }
-        Ok((true, Err(d))) if d.line == 0 => {
+        Ok((true, Err(d))) if d.line == 0 && !no_line_in_cpython(&d.message, v) => {
             Err(format!("{} without a line: {}", d.kind.name(), d.message))
         }
         Ok((false, Ok(_))) => Err("decoding failed but check passed".into()),
         Ok(_) => Ok(()),
     }
+}
+
+/// Errors past decoding that CPython's `compile()` too reports at line 0: 3.8 and 3.9 check a
+/// comprehension's asynchrony before compiling any of it, with no line set.
+fn no_line_in_cpython(message: &str, v: PythonVersion) -> bool {
+    v < PythonVersion::V3_10
+        && message == "asynchronous comprehension outside of an asynchronous function"
 }
 
 fn check_case(name: &str, src: &[u8], v: PythonVersion) {
