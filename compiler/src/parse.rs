@@ -97,7 +97,22 @@ fn ruff_version(v: PythonVersion) -> ruff_python_ast::PythonVersion {
 
 /// Parses `text` (decoded by [`crate::source::decode`]) as CPython `v` would, returning the
 /// module or the `SyntaxError` (or `IndentationError`, `TabError`) CPython raises first.
+///
+/// Parsing, the checks on the AST and dropping a refused AST recurse once per level of nesting,
+/// and ruff nests as deep as the source does (a level can take one byte: `---...1`), so they run
+/// on a stack sized for the text. A module is returned only when it nests at most
+/// [`checks::MAX_DEPTH`] levels, which any stack drops.
 pub fn parse(text: &str, v: PythonVersion) -> Result<Parsed, Diagnostic> {
+    /// Stack per byte of source, above what one level of the deepest pass takes.
+    const STACK_PER_BYTE: usize = 512;
+    /// Beyond this the address space reserved is more than a thread may get; such a source
+    /// (hundreds of megabytes) falls back to the usual stack.
+    const MAX_STACK: usize = 8 << 30;
+    let size = text.len().saturating_mul(STACK_PER_BYTE).min(MAX_STACK);
+    crate::stack::with_stack("parse", size, || parse_here(text, v))
+}
+
+fn parse_here(text: &str, v: PythonVersion) -> Result<Parsed, Diagnostic> {
     let lines = LineIndex::new(text);
     let scan = tokenize::scan(text, v);
     let options = ParseOptions::from(Mode::Module).with_target_version(ruff_version(v));
@@ -184,6 +199,31 @@ mod tests {
     fn err(src: &str, v: PythonVersion) -> (String, String, u32) {
         let d = parse(src, v).expect_err("should fail");
         (d.kind.name().to_string(), d.message, d.line)
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_without_overflow() {
+        for v in PythonVersion::ALL {
+            // Nested too deep for any stack to walk naively: refused, at the outermost level
+            // beyond the limit.
+            let src = format!("x = {}1\n", "-".repeat(100_000));
+            let d = parse(&src, v).expect_err("too deep");
+            assert_eq!(
+                d.message,
+                "Parser stack overflowed - Python source too complex to parse"
+            );
+            assert_eq!(d.line, 1, "{v}");
+            // Brackets beyond the tokenizer's limit: its error, though ruff nests them all.
+            let src = format!("x = {}{}\n", "[".repeat(5000), "]".repeat(5000));
+            let (kind, msg, line) = err(&src, v);
+            assert_eq!(
+                (kind.as_str(), msg.as_str(), line),
+                ("SyntaxError", "too many nested parentheses", 1)
+            );
+            // Deep but within CPython's parser stack: parsed.
+            let src = format!("x = {}1\n", "-".repeat(2000));
+            assert!(parse(&src, v).is_ok(), "{v}");
+        }
     }
 
     #[test]

@@ -9,6 +9,11 @@ const STACK_SIZE: usize = 64 << 20;
 /// Runs `pass` on a thread with a large stack, so that deeply nested code cannot overflow the
 /// caller's; when no thread can be started, runs it on the caller's.
 pub(crate) fn with_large_stack<T: Send>(name: &str, pass: impl FnOnce() -> T + Send) -> T {
+    with_stack(name, STACK_SIZE, pass)
+}
+
+/// Runs `pass` as [`with_large_stack`] does, on a stack of `size` bytes (at least the usual).
+pub(crate) fn with_stack<T: Send>(name: &str, size: usize, pass: impl FnOnce() -> T + Send) -> T {
     let slot = Mutex::new(Some(pass));
     let take = || {
         let pass = slot.lock().unwrap_or_else(|e| e.into_inner()).take();
@@ -17,7 +22,7 @@ pub(crate) fn with_large_stack<T: Send>(name: &str, pass: impl FnOnce() -> T + S
     std::thread::scope(|s| {
         match std::thread::Builder::new()
             .name(name.into())
-            .stack_size(STACK_SIZE)
+            .stack_size(size.max(STACK_SIZE))
             .spawn_scoped(s, || take()())
         {
             Ok(handle) => handle

@@ -1,9 +1,9 @@
 //! What CPython's parser refuses but ruff's accepts, found on the AST: non-ASCII characters
 //! in bytes literals, and (3.8, whose AST builder checked them) assignments to `__debug__` and
-//! repeated keyword arguments.
+//! repeated keyword arguments. Also the limit on nesting that CPython's parser stack sets.
 
 use ruff_python_ast::visitor::{self, Visitor};
-use ruff_python_ast::{Expr, ExprContext, Parameter, Stmt};
+use ruff_python_ast::{Expr, ExprContext, Parameter, Pattern, Stmt};
 use ruff_text_size::{Ranged, TextSize};
 
 use super::messages::Context;
@@ -11,7 +11,11 @@ use crate::diagnostic::Diagnostic;
 
 /// The first such error in source order, with its byte offset.
 pub(crate) fn check(ctx: &Context) -> Option<(u32, Diagnostic)> {
-    let mut c = Checker { ctx, found: None };
+    let mut c = Checker {
+        ctx,
+        found: None,
+        depth: 0,
+    };
     c.visit_body(&ctx.module.body);
     c.found
 }
@@ -19,13 +23,35 @@ pub(crate) fn check(ctx: &Context) -> Option<(u32, Diagnostic)> {
 struct Checker<'a, 'b> {
     ctx: &'b Context<'a>,
     found: Option<(u32, Diagnostic)>,
+    /// Statements, expressions and patterns enclosing the node visited.
+    depth: u32,
 }
+
+/// The nesting of statements, expressions and patterns refused as too complex: CPython's parser
+/// stack (`MAXSTACK`) holds 6000 rules, and its compiler gives up at about half that depth (see
+/// the symbol table's limit), so no source that compiles is refused here.
+pub(crate) const MAX_DEPTH: u32 = 6000;
 
 impl Checker<'_, '_> {
     fn report(&mut self, at: TextSize, message: &str) {
         if self.found.as_ref().is_none_or(|(o, _)| at.to_u32() < *o) {
             self.found = Some((at.to_u32(), self.ctx.syntax(message, at)));
         }
+    }
+
+    /// Visits a node's children one level deeper, or reports the node when that is too deep
+    /// (then its children are not visited: the walk stays within the stack).
+    fn nested(&mut self, at: TextSize, walk: impl FnOnce(&mut Self)) {
+        if self.depth >= MAX_DEPTH {
+            self.report(
+                at,
+                "Parser stack overflowed - Python source too complex to parse",
+            );
+            return;
+        }
+        self.depth += 1;
+        walk(self);
+        self.depth -= 1;
     }
 
     /// 3.8's AST builder refused binding `__debug__`.
@@ -41,7 +67,11 @@ impl<'a> Visitor<'a> for Checker<'a, '_> {
         if let Stmt::FunctionDef(f) = stmt {
             self.debug_name(f.name.as_str(), f.name.range.start());
         }
-        visitor::walk_stmt(self, stmt);
+        self.nested(stmt.start(), |c| visitor::walk_stmt(c, stmt));
+    }
+
+    fn visit_pattern(&mut self, pattern: &'a Pattern) {
+        self.nested(pattern.start(), |c| visitor::walk_pattern(c, pattern));
     }
 
     fn visit_parameter(&mut self, p: &'a Parameter) {
@@ -83,6 +113,6 @@ impl<'a> Visitor<'a> for Checker<'a, '_> {
             }
             _ => {}
         }
-        visitor::walk_expr(self, expr);
+        self.nested(expr.start(), |c| visitor::walk_expr(c, expr));
     }
 }
