@@ -164,6 +164,11 @@ impl PythonVersion {
         self.minor >= 12
     }
 
+    /// pyc-build can compile source for this version (code generation exists: 3.11 so far).
+    pub fn has_codegen(self) -> bool {
+        self.minor == 11
+    }
+
     /// Code flags include `CO_NOFREE`, set when there are no cell or free variables (3.8–3.10).
     pub fn has_nofree_flag(self) -> bool {
         self.minor <= 10

@@ -3,8 +3,9 @@
 //! The pipeline (see `docs/ARCHITECTURE.md`): [`source`] decodes bytes as CPython does (PEP 263
 //! cookies, BOM); [`parse`] parses with `ruff_python_parser` and words syntax errors as the
 //! target version does; [`symtable`] resolves every name's scope; [`checks`] raises the errors
-//! CPython's compiler finds after that ([`check`] runs all of these). Code generation lands version
-//! by version; until a target's code generation exists, [`compile`] refuses it with
+//! CPython's compiler finds after that ([`check`] runs all of these); [`fold`] folds constants
+//! and [`codegen`] builds the code objects. Code generation lands version by version (3.11
+//! first); until a target's code generation exists, [`compile`] refuses it with
 //! [`CompileError::UnsupportedTarget`].
 
 use std::fmt;
@@ -12,6 +13,7 @@ use std::fmt;
 use pyc_assembler::{CodeObject, PythonVersion};
 
 pub mod checks;
+pub mod codegen;
 pub mod diagnostic;
 pub mod fold;
 pub mod parse;
@@ -36,6 +38,13 @@ pub enum CompileError {
     UnsupportedTarget(PythonVersion),
     /// The source is not valid for the target: the error CPython would raise.
     Source(Diagnostic),
+    /// The source uses a construct code generation does not handle yet; nothing is written
+    /// for it. `line` is 1-based, `column` a 0-based byte offset.
+    Unsupported {
+        what: String,
+        line: u32,
+        column: u32,
+    },
 }
 
 impl fmt::Display for CompileError {
@@ -47,6 +56,11 @@ impl fmt::Display for CompileError {
                  pyc-build can read and disassemble {v} pycs but cannot compile for it"
             ),
             CompileError::Source(d) => d.fmt(f),
+            CompileError::Unsupported { what, line, column } => write!(
+                f,
+                "{line}:{}: unsupported: pyc-build cannot compile this {what} yet",
+                column + 1
+            ),
         }
     }
 }
@@ -75,9 +89,46 @@ pub fn check(source: &[u8], v: PythonVersion) -> Result<symtable::SymbolTable, D
 /// Compiles `source` (the bytes of a `.py` file) as CPython's `compile(source, filename,
 /// "exec")` would for `options.target`.
 pub fn compile(
-    _source: &[u8],
-    _filename: &str,
+    source: &[u8],
+    filename: &str,
     options: &CompileOptions,
 ) -> Result<CodeObject, CompileError> {
-    Err(CompileError::UnsupportedTarget(options.target))
+    let v = options.target;
+    if !v.has_codegen() {
+        return Err(CompileError::UnsupportedTarget(v));
+    }
+    let text = source::decode(source, v).map_err(CompileError::Source)?;
+    let mut parsed = parse::parse(&text, v).map_err(CompileError::Source)?;
+    let folded = fold::fold(&mut parsed.module, &text, v, options.optimize);
+    let table = symtable::build(&parsed.module, &text, v).map_err(CompileError::Source)?;
+    checks::check(&parsed.module, &table, &parsed.lines, v).map_err(CompileError::Source)?;
+    let optimize = options.optimize;
+    let result = stack::with_large_stack("codegen", || {
+        codegen::compile_module(
+            &parsed.module,
+            &text,
+            &parsed.lines,
+            &table,
+            &folded,
+            filename,
+            v,
+            optimize,
+        )
+    });
+    result.map_err(|e| match e {
+        codegen::CodegenError::Unsupported { what, line, column } => {
+            CompileError::Unsupported { what, line, column }
+        }
+        codegen::CodegenError::Source {
+            kind: _,
+            message,
+            line,
+            column,
+        } => CompileError::Source(Diagnostic::new(
+            ErrorKind::SyntaxError,
+            message,
+            line,
+            column,
+        )),
+    })
 }

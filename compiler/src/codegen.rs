@@ -1,0 +1,758 @@
+//! Code generation: the AST (folded) and its symbol table to code objects, as CPython 3.11's
+//! `Python/compile.c` does it. The structure mirrors `compile.c` so the two can be read side
+//! by side:
+//!
+//! - this module: the compiler state ([`Compiler`], one [`Unit`] per code object being
+//!   built), adding instructions (`compiler_addop*`), constants and names, `compiler_nameop`,
+//!   entering and leaving scopes, and the module body (`compiler_mod`, `compiler_body`);
+//! - [`ir`]: instructions, pseudo-instructions and basic blocks;
+//! - `expr`: expressions (`compiler_visit_expr` and the helpers it uses, conditions with
+//!   `compiler_jump_if`, calls, displays, f-strings);
+//! - `stmt`: statements, frame blocks and their unwinding (`compiler_visit_stmt`, loops,
+//!   `try`, `with`, imports, assignments);
+//! - `func`: functions, lambdas, classes, comprehensions, closures and annotations;
+//! - `pattern`: `match` statements;
+//! - `flow`: the 3.11 optimiser and assembler on the block graph (`assemble()` and the
+//!   passes it calls): jump threading, dead code, line propagation, stack depth, exception
+//!   table, cold blocks, and the final code object.
+//!
+//! A construct not compiled yet is an [`CodegenError::Unsupported`] naming it and its
+//! position: never a wrong code object.
+
+use indexmap::{IndexMap, IndexSet};
+use pyc_assembler::{CodeObject, Constant, PyStr, PythonVersion};
+use ruff_python_ast::{self as ast, Stmt};
+use ruff_text_size::{Ranged, TextRange};
+
+use crate::fold::Folded;
+use crate::parse::LineIndex;
+use crate::symtable::{self, Access, ScopeId, SymbolTable};
+
+pub mod ir;
+
+mod expr;
+mod flow;
+mod func;
+mod pattern;
+mod stmt;
+
+use ir::{Block, BlockId, Instr, Loc, Op};
+
+/// Why code generation stopped.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CodegenError {
+    /// A construct code generation does not handle yet, and where it starts (1-based line,
+    /// 0-based byte column).
+    Unsupported {
+        what: String,
+        line: u32,
+        column: u32,
+    },
+    /// An error CPython's compiler raises at this stage (`compiler_error`): the exception
+    /// type's name, the message, 1-based line and 1-based column.
+    Source {
+        kind: &'static str,
+        message: String,
+        line: u32,
+        column: u32,
+    },
+}
+
+/// The result of a code generation step.
+pub type CResult<T = ()> = Result<T, CodegenError>;
+
+/// What a unit compiles (`COMPILER_SCOPE_*`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ScopeType {
+    Module,
+    Class,
+    Function,
+    AsyncFunction,
+    Lambda,
+    Comprehension,
+}
+
+/// How a name is used (`expr_context_ty`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ctx {
+    Load,
+    Store,
+    Del,
+}
+
+impl From<ast::ExprContext> for Ctx {
+    fn from(c: ast::ExprContext) -> Ctx {
+        match c {
+            ast::ExprContext::Store => Ctx::Store,
+            ast::ExprContext::Del => Ctx::Del,
+            _ => Ctx::Load,
+        }
+    }
+}
+
+/// Kinds of frame blocks (`enum fblocktype`): what `break`, `continue` and `return` must
+/// unwind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FBlockType {
+    WhileLoop,
+    ForLoop,
+    TryExcept,
+    FinallyTry,
+    FinallyEnd,
+    With,
+    AsyncWith,
+    HandlerCleanup,
+    PopValue,
+    ExceptionHandler,
+    ExceptionGroupHandler,
+    AsyncComprehensionGenerator,
+}
+
+/// A frame block (`struct fblockinfo`). `datum` is what CPython keeps in `fb_datum`: the
+/// `finally` body of a `try` (a statement index path is not needed: the statement itself), the
+/// `with` statement, or the bound name of an `except ... as name` handler.
+#[derive(Clone, Copy, Debug)]
+pub struct FBlock<'a> {
+    pub kind: FBlockType,
+    pub block: BlockId,
+    pub exit: Option<BlockId>,
+    pub datum: FBlockDatum<'a>,
+}
+
+/// What a frame block needs to unwind (`fb_datum`).
+#[derive(Clone, Copy, Debug)]
+pub enum FBlockDatum<'a> {
+    None,
+    /// A `try` statement's `finally` body.
+    Finally(&'a [Stmt]),
+    /// A `with`/`async with` statement (for the location of its exit call).
+    With(TextRange),
+    /// The name an `except ... as name` handler binds.
+    Name(&'a str),
+}
+
+/// Hashable identity of a constant as CPython's `_PyCode_ConstantKey` distinguishes them:
+/// exact type and value, floats by bits, frozensets as sets. Code objects are never merged.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct ConstKey(Vec<u8>);
+
+fn const_key(c: &Constant, out: &mut Vec<u8>) {
+    fn len(out: &mut Vec<u8>, n: usize) {
+        out.extend_from_slice(&(n as u64).to_le_bytes());
+    }
+    match c {
+        Constant::None => out.push(b'N'),
+        Constant::StopIteration => out.push(b'S'),
+        Constant::Ellipsis => out.push(b'.'),
+        Constant::Bool(b) => out.extend_from_slice(&[b'B', *b as u8]),
+        Constant::Int(i) => {
+            let bytes = i.to_signed_bytes_le();
+            out.push(b'i');
+            len(out, bytes.len());
+            out.extend_from_slice(&bytes);
+        }
+        Constant::Float(f) => {
+            out.push(b'f');
+            out.extend_from_slice(&f.to_bits().to_le_bytes());
+        }
+        Constant::Complex { re, im } => {
+            out.push(b'c');
+            out.extend_from_slice(&re.to_bits().to_le_bytes());
+            out.extend_from_slice(&im.to_bits().to_le_bytes());
+        }
+        Constant::Str(s) => {
+            out.push(b'u');
+            len(out, s.as_bytes().len());
+            out.extend_from_slice(s.as_bytes());
+        }
+        Constant::Bytes(b) => {
+            out.push(b'b');
+            len(out, b.len());
+            out.extend_from_slice(b);
+        }
+        Constant::Tuple(items) => {
+            out.push(b't');
+            len(out, items.len());
+            for item in items {
+                const_key(item, out);
+            }
+        }
+        Constant::FrozenSet(items) => {
+            let mut keys: Vec<Vec<u8>> = items
+                .iter()
+                .map(|item| {
+                    let mut k = Vec::new();
+                    const_key(item, &mut k);
+                    k
+                })
+                .collect();
+            keys.sort();
+            out.push(b'F');
+            len(out, keys.len());
+            for k in keys {
+                out.extend_from_slice(&k);
+            }
+        }
+        // Callers never key code objects.
+        Constant::Code(_) => out.push(b'C'),
+    }
+}
+
+/// The state of one code object being compiled (`struct compiler_unit`).
+pub struct Unit<'a> {
+    /// Its scope in the symbol table (`u_ste`).
+    pub scope: ScopeId,
+    pub name: PyStr,
+    pub qualname: Option<PyStr>,
+    pub scope_type: ScopeType,
+    /// `co_consts` in order (`u_consts`); see [`Compiler::add_const`].
+    pub consts: Vec<Constant>,
+    const_index: IndexMap<ConstKey, u32>,
+    /// `u_names`, `u_varnames`, `u_cellvars` (sorted cells, then an implicit `__class__`),
+    /// `u_freevars` (sorted) — indices are the opargs codegen emits; the flow graph turns cell
+    /// and free indices into `co_localsplusnames` slots.
+    pub names: IndexSet<String>,
+    pub varnames: IndexSet<String>,
+    pub cellvars: IndexSet<String>,
+    pub freevars: IndexSet<String>,
+    /// The class whose private names are mangled here (`u_private`).
+    pub private: Option<String>,
+    pub argcount: u32,
+    pub posonlyargcount: u32,
+    pub kwonlyargcount: u32,
+    /// Blocks in allocation order; `entry` is the first.
+    pub blocks: Vec<Block>,
+    pub entry: BlockId,
+    pub cur: BlockId,
+    pub fblocks: Vec<FBlock<'a>>,
+    pub firstlineno: u32,
+    /// The location of the statement or expression being compiled (`u_lineno` …).
+    pub loc: Loc,
+    need_new_implicit_block: bool,
+}
+
+/// The compiler (`struct compiler`): the module being compiled and the stack of units.
+pub struct Compiler<'a> {
+    pub v: PythonVersion,
+    pub source: &'a str,
+    pub lines: &'a LineIndex,
+    pub table: &'a SymbolTable,
+    pub folded: &'a Folded,
+    pub filename: PyStr,
+    /// `-O` level (`c_optimize`).
+    pub optimize: u8,
+    /// The unit being compiled (`c->u`), and the enclosing ones (`c_stack`).
+    pub u: Unit<'a>,
+    stack: Vec<Unit<'a>>,
+    /// `c_nestlevel`.
+    pub nestlevel: u32,
+    /// Whether an `await` at module level is allowed (never, for files).
+    pub interactive: bool,
+}
+
+/// Compiles a folded module to its code object for 3.11.
+#[allow(clippy::too_many_arguments)]
+pub fn compile_module<'a>(
+    module: &'a ast::ModModule,
+    source: &'a str,
+    lines: &'a LineIndex,
+    table: &'a SymbolTable,
+    folded: &'a Folded,
+    filename: &str,
+    v: PythonVersion,
+    optimize: u8,
+) -> CResult<CodeObject> {
+    let u = Unit::new(
+        table,
+        SymbolTable::ROOT,
+        PyStr::from("<module>"),
+        ScopeType::Module,
+        1,
+        None,
+    );
+    let mut c = Compiler {
+        v,
+        source,
+        lines,
+        table,
+        folded,
+        filename: PyStr::from(filename),
+        optimize,
+        u,
+        stack: Vec::new(),
+        nestlevel: 0,
+        interactive: false,
+    };
+    c.start_unit();
+    c.u.loc.lineno = 1;
+    c.body(&module.body)?;
+    c.assemble(true)
+}
+
+impl<'a> Unit<'a> {
+    fn new(
+        table: &SymbolTable,
+        scope: ScopeId,
+        name: PyStr,
+        scope_type: ScopeType,
+        firstlineno: u32,
+        private: Option<String>,
+    ) -> Unit<'a> {
+        let ste = table.scope(scope);
+        let varnames: IndexSet<String> = ste.varnames.iter().cloned().collect();
+        let mut cells: Vec<&str> = ste
+            .symbols
+            .iter()
+            .filter(|(_, s)| s.scope == symtable::NameScope::Cell)
+            .map(|(n, _)| n.as_str())
+            .collect();
+        cells.sort_unstable();
+        let mut cellvars: IndexSet<String> = cells.into_iter().map(String::from).collect();
+        if ste.flags.needs_class_closure {
+            cellvars.insert("__class__".to_string());
+        }
+        let freevars: IndexSet<String> = ste.freevars().into_iter().map(String::from).collect();
+        let lineno = firstlineno as i32;
+        Unit {
+            scope,
+            name,
+            qualname: None,
+            scope_type,
+            consts: Vec::new(),
+            const_index: IndexMap::new(),
+            names: IndexSet::new(),
+            varnames,
+            cellvars,
+            freevars,
+            private,
+            argcount: 0,
+            posonlyargcount: 0,
+            kwonlyargcount: 0,
+            blocks: vec![Block::default()],
+            entry: BlockId(0),
+            cur: BlockId(0),
+            fblocks: Vec::new(),
+            firstlineno,
+            loc: Loc {
+                lineno,
+                end_lineno: lineno,
+                col_offset: 0,
+                end_col_offset: 0,
+            },
+            need_new_implicit_block: false,
+        }
+    }
+
+    /// The unit's scope in the symbol table.
+    pub fn ste<'t>(&self, table: &'t SymbolTable) -> &'t symtable::Scope {
+        table.scope(self.scope)
+    }
+}
+
+impl<'a> Compiler<'a> {
+    /// The symbol table scope of the current unit (`c->u->u_ste`).
+    pub fn ste(&self) -> &'a symtable::Scope {
+        self.table.scope(self.u.scope)
+    }
+
+    /// `compiler_enter_scope`: starts a new unit for `scope` and makes it current.
+    pub fn enter_scope(
+        &mut self,
+        name: &str,
+        scope_type: ScopeType,
+        scope: ScopeId,
+        lineno: u32,
+    ) -> CResult {
+        let private = self.u.private.clone();
+        let u = Unit::new(
+            self.table,
+            scope,
+            PyStr::from(name),
+            scope_type,
+            lineno,
+            private,
+        );
+        let parent = std::mem::replace(&mut self.u, u);
+        self.stack.push(parent);
+        self.set_qualname();
+        self.start_unit();
+        Ok(())
+    }
+
+    /// `compiler_exit_scope`: returns the finished unit's code object (after `assemble`) and
+    /// makes the enclosing unit current again. Use [`Compiler::finish_scope`].
+    fn pop_unit(&mut self) -> Unit<'a> {
+        let parent = self.stack.pop().expect("exit_scope without enter_scope");
+        self.nestlevel -= 1;
+        std::mem::replace(&mut self.u, parent)
+    }
+
+    /// Assembles the current unit (`assemble(c, add_none)`) and leaves its scope, returning its
+    /// code object.
+    pub fn finish_scope(&mut self, add_none: bool) -> CResult<CodeObject> {
+        let code = self.assemble(add_none);
+        self.pop_unit();
+        code
+    }
+
+    /// Leaves the current scope after an error, discarding it.
+    pub fn abandon_scope(&mut self) {
+        self.pop_unit();
+    }
+
+    /// The end of `compiler_enter_scope`: the `RESUME` that starts every code object.
+    fn start_unit(&mut self) {
+        self.nestlevel += 1;
+        if self.u.scope_type == ScopeType::Module {
+            self.u.loc.lineno = 0;
+        }
+        self.addop_i(Op::RESUME, 0);
+        if self.u.scope_type == ScopeType::Module {
+            self.u.loc.lineno = -1;
+        }
+    }
+
+    /// `compiler_set_qualname`.
+    fn set_qualname(&mut self) {
+        let parent = self.stack.last().expect("set_qualname needs a parent unit");
+        let mut base: Option<String> = None;
+        if self.stack.len() > 1 {
+            let mut force_global = false;
+            if matches!(
+                self.u.scope_type,
+                ScopeType::Function | ScopeType::AsyncFunction | ScopeType::Class
+            ) {
+                let mangled =
+                    symtable::mangle(parent.private.as_deref(), &self.u.name.to_string_lossy());
+                if parent.ste(self.table).resolve(&mangled)
+                    == Some(symtable::NameScope::GlobalExplicit)
+                {
+                    force_global = true;
+                }
+            }
+            if !force_global {
+                let pq = parent
+                    .qualname
+                    .as_ref()
+                    .unwrap_or(&parent.name)
+                    .to_string_lossy();
+                base = Some(
+                    if matches!(
+                        parent.scope_type,
+                        ScopeType::Function | ScopeType::AsyncFunction | ScopeType::Lambda
+                    ) {
+                        format!("{pq}.<locals>")
+                    } else {
+                        pq
+                    },
+                );
+            }
+        }
+        let name = self.u.name.to_string_lossy();
+        self.u.qualname = Some(PyStr::from(match base {
+            Some(b) => format!("{b}.{name}"),
+            None => name,
+        }));
+    }
+
+    // ---- Locations -------------------------------------------------------------------
+
+    /// The location of a node as CPython's AST has it.
+    pub fn loc_of(&self, range: TextRange) -> Loc {
+        let (lineno, col) = self.lines.line_col(range.start());
+        let (end_lineno, end_col) = self.lines.line_col(range.end());
+        Loc {
+            lineno: lineno as i32,
+            end_lineno: end_lineno as i32,
+            col_offset: col as i32,
+            end_col_offset: end_col as i32,
+        }
+    }
+
+    /// `SET_LOC(c, node)`.
+    pub fn set_loc(&mut self, node: &impl Ranged) {
+        self.u.loc = self.loc_of(node.range());
+    }
+
+    /// `UNSET_LOC(c)`: following instructions have no line number.
+    pub fn unset_loc(&mut self) {
+        self.u.loc.lineno = -1;
+    }
+
+    /// An error for a construct not compiled yet.
+    pub fn unsupported(&self, what: &str, node: &impl Ranged) -> CodegenError {
+        let (line, column) = self.lines.line_col(node.range().start());
+        CodegenError::Unsupported {
+            what: what.to_string(),
+            line,
+            column,
+        }
+    }
+
+    /// `compiler_error`: a `SyntaxError` at `node`.
+    pub fn error(&self, message: impl Into<String>, node: &impl Ranged) -> CodegenError {
+        let (line, column) = self.lines.line_char_col(self.source, node.range().start());
+        CodegenError::Source {
+            kind: "SyntaxError",
+            message: message.into(),
+            line,
+            column,
+        }
+    }
+
+    /// The source text of a node.
+    pub fn text(&self, node: &impl Ranged) -> &'a str {
+        &self.source[node.range()]
+    }
+
+    // ---- Blocks and instructions -----------------------------------------------------
+
+    /// `compiler_new_block`.
+    pub fn new_block(&mut self) -> BlockId {
+        self.u.blocks.push(Block::default());
+        BlockId(self.u.blocks.len() as u32 - 1)
+    }
+
+    /// `compiler_use_next_block`: `block` follows the current block and becomes current.
+    pub fn use_next_block(&mut self, block: BlockId) {
+        let cur = self.u.cur;
+        self.u.blocks[cur.0 as usize].next = Some(block);
+        self.u.cur = block;
+        self.u.need_new_implicit_block = false;
+    }
+
+    /// The block being filled.
+    pub fn cur_block(&self) -> &Block {
+        &self.u.blocks[self.u.cur.0 as usize]
+    }
+
+    fn push_instr(&mut self, op: Op, arg: u32, target: Option<BlockId>, loc: Loc) {
+        if self.u.need_new_implicit_block {
+            let b = self.new_block();
+            self.use_next_block(b);
+        }
+        let cur = self.u.cur.0 as usize;
+        self.u.blocks[cur].instrs.push(Instr {
+            op,
+            arg,
+            target,
+            except: None,
+            loc,
+        });
+        if op.ends_block() {
+            self.u.need_new_implicit_block = true;
+        }
+    }
+
+    /// `ADDOP`: an instruction without argument at the current location.
+    pub fn addop(&mut self, op: Op) {
+        self.push_instr(op, 0, None, self.u.loc);
+    }
+
+    /// `ADDOP_NOLINE`.
+    pub fn addop_noline(&mut self, op: Op) {
+        self.push_instr(op, 0, None, Loc::NONE);
+    }
+
+    /// `ADDOP_I`.
+    pub fn addop_i(&mut self, op: Op, arg: u32) {
+        self.push_instr(op, arg, None, self.u.loc);
+    }
+
+    /// `ADDOP_I_NOLINE`.
+    pub fn addop_i_noline(&mut self, op: Op, arg: u32) {
+        self.push_instr(op, arg, None, Loc::NONE);
+    }
+
+    /// `ADDOP_JUMP`: a jump or `SETUP_*` to `target`.
+    pub fn addop_j(&mut self, op: Op, target: BlockId) {
+        self.push_instr(op, 0, Some(target), self.u.loc);
+    }
+
+    /// `ADDOP_JUMP_NOLINE`.
+    pub fn addop_j_noline(&mut self, op: Op, target: BlockId) {
+        self.push_instr(op, 0, Some(target), Loc::NONE);
+    }
+
+    /// An instruction at an explicit location (`compiler_addop_i_line`).
+    pub fn addop_i_loc(&mut self, op: Op, arg: u32, loc: Loc) {
+        self.push_instr(op, arg, None, loc);
+    }
+
+    // ---- Constants and names ---------------------------------------------------------
+
+    /// `compiler_add_const`: the index of `c` in `co_consts`, adding it if new. Equal constants
+    /// (by CPython's constant key) share an index; code objects never do.
+    pub fn add_const(&mut self, c: Constant) -> u32 {
+        if matches!(c, Constant::Code(_)) {
+            self.u.consts.push(c);
+            return self.u.consts.len() as u32 - 1;
+        }
+        let mut key = Vec::new();
+        const_key(&c, &mut key);
+        let next = self.u.consts.len() as u32;
+        let index = *self.u.const_index.entry(ConstKey(key)).or_insert(next);
+        if index == next {
+            self.u.consts.push(c);
+        }
+        index
+    }
+
+    /// `ADDOP_LOAD_CONST`.
+    pub fn load_const(&mut self, c: Constant) {
+        let i = self.add_const(c);
+        self.addop_i(Op::LOAD_CONST, i);
+    }
+
+    /// `_Py_Mangle` with the current class.
+    pub fn mangle(&self, name: &str) -> String {
+        symtable::mangle(self.u.private.as_deref(), name)
+    }
+
+    /// `compiler_add_o(u_names, name)` without mangling.
+    pub fn add_name(&mut self, name: &str) -> u32 {
+        match self.u.names.get_index_of(name) {
+            Some(i) => i as u32,
+            None => self.u.names.insert_full(name.to_string()).0 as u32,
+        }
+    }
+
+    /// `ADDOP_NAME(c, op, name, names)`: mangles `name` and adds it to `co_names`.
+    pub fn addop_name(&mut self, op: Op, name: &str) {
+        let mangled = self.mangle(name);
+        let i = self.add_name(&mangled);
+        self.addop_i(op, i);
+    }
+
+    /// `ADDOP_N(c, op, name, names)`: an unmangled name.
+    pub fn addop_name_raw(&mut self, op: Op, name: &str) {
+        let i = self.add_name(name);
+        self.addop_i(op, i);
+    }
+
+    /// `compiler_nameop`: loads, stores or deletes `name` with the opcode family its scope
+    /// needs.
+    pub fn nameop(&mut self, name: &str, ctx: Ctx) {
+        let mangled = self.mangle(name);
+        let ste = self.ste();
+        let scope = ste.resolve(&mangled);
+        let (op, arg) = match ste.access(&mangled) {
+            Access::Deref => {
+                let index = if scope == Some(symtable::NameScope::Free) {
+                    self.u.cellvars.len() + insert(&mut self.u.freevars, &mangled)
+                } else {
+                    insert(&mut self.u.cellvars, &mangled)
+                };
+                let op = match ctx {
+                    Ctx::Load if self.u.scope_type == ScopeType::Class => Op::LOAD_CLASSDEREF,
+                    Ctx::Load => Op::LOAD_DEREF,
+                    Ctx::Store => Op::STORE_DEREF,
+                    Ctx::Del => Op::DELETE_DEREF,
+                };
+                (op, index as u32)
+            }
+            Access::Fast => {
+                let op = match ctx {
+                    Ctx::Load => Op::LOAD_FAST,
+                    Ctx::Store => Op::STORE_FAST,
+                    Ctx::Del => Op::DELETE_FAST,
+                };
+                (op, insert(&mut self.u.varnames, &mangled) as u32)
+            }
+            Access::Global => {
+                let i = self.add_name(&mangled);
+                match ctx {
+                    Ctx::Load => (Op::LOAD_GLOBAL, i << 1),
+                    Ctx::Store => (Op::STORE_GLOBAL, i),
+                    Ctx::Del => (Op::DELETE_GLOBAL, i),
+                }
+            }
+            Access::Name => {
+                let op = match ctx {
+                    Ctx::Load => Op::LOAD_NAME,
+                    Ctx::Store => Op::STORE_NAME,
+                    Ctx::Del => Op::DELETE_NAME,
+                };
+                (op, self.add_name(&mangled))
+            }
+        };
+        self.addop_i(op, arg);
+    }
+
+    // ---- Module ----------------------------------------------------------------------
+
+    /// The docstring of a body (`_PyAST_GetDocString`): its first statement when that is an
+    /// expression statement holding a string constant.
+    pub fn docstring(&self, body: &[Stmt]) -> Option<Constant> {
+        let Some(Stmt::Expr(e)) = body.first() else {
+            return None;
+        };
+        if self.folded.wraps_docstring(e) {
+            return None;
+        }
+        match self.folded.value(&e.value, self.source) {
+            Some(c @ Constant::Str(_)) => Some(c),
+            _ => None,
+        }
+    }
+
+    /// `compiler_body`: a module or class body, with its docstring stored as `__doc__`.
+    pub fn body(&mut self, stmts: &'a [Stmt]) -> CResult {
+        if self.u.scope_type == ScopeType::Module {
+            if let Some(first) = stmts.first() {
+                self.set_loc(first);
+            }
+        }
+        if find_ann(stmts) {
+            self.addop(Op::SETUP_ANNOTATIONS);
+        }
+        if stmts.is_empty() {
+            return Ok(());
+        }
+        let mut rest = stmts;
+        if self.optimize < 2 {
+            if let Some(doc) = self.docstring(stmts) {
+                rest = &stmts[1..];
+                if let Stmt::Expr(e) = &stmts[0] {
+                    self.set_loc(&*e.value);
+                }
+                self.load_const(doc);
+                self.unset_loc();
+                self.nameop("__doc__", Ctx::Store);
+            }
+        }
+        for s in rest {
+            self.visit_stmt(s)?;
+        }
+        Ok(())
+    }
+}
+
+/// Index of `name` in `set`, inserting it at the end if missing (`compiler_add_o`).
+fn insert(set: &mut IndexSet<String>, name: &str) -> usize {
+    match set.get_index_of(name) {
+        Some(i) => i,
+        None => set.insert_full(name.to_string()).0,
+    }
+}
+
+/// `find_ann`: whether a body has an annotated assignment outside nested scopes (which makes
+/// the module or class set up `__annotations__`).
+pub fn find_ann(stmts: &[Stmt]) -> bool {
+    stmts.iter().any(|s| match s {
+        Stmt::AnnAssign(_) => true,
+        Stmt::For(f) => find_ann(&f.body) || find_ann(&f.orelse),
+        Stmt::While(w) => find_ann(&w.body) || find_ann(&w.orelse),
+        Stmt::If(i) => find_ann(&i.body) || i.elif_else_clauses.iter().any(|c| find_ann(&c.body)),
+        Stmt::With(w) => find_ann(&w.body),
+        Stmt::Try(t) => {
+            t.handlers.iter().any(|h| {
+                let ast::ExceptHandler::ExceptHandler(h) = h;
+                find_ann(&h.body)
+            }) || find_ann(&t.body)
+                || find_ann(&t.finalbody)
+                || find_ann(&t.orelse)
+        }
+        _ => false,
+    })
+}
