@@ -215,9 +215,16 @@ impl<'a> Compiler<'a> {
         };
         let parent_type = self.u.scope_type;
         let top_level_await = self.is_top_level_await();
-        let lineno = self.loc_of(e.range()).lineno.max(1) as u32;
-        self.enter_scope(name, ScopeType::Comprehension, scope, lineno)?;
-        self.set_loc(e);
+        // What follows in this unit is at the comprehension's location too.
+        let loc = self.loc_of(comprehension_range(self.source, e));
+        self.u.loc = loc;
+        self.enter_scope(
+            name,
+            ScopeType::Comprehension,
+            scope,
+            loc.lineno.max(1) as u32,
+        )?;
+        self.u.loc = loc;
         let is_async_generator = self.ste().flags.coroutine;
         let body = self.in_scope(|c| {
             if is_async_generator
@@ -678,6 +685,69 @@ fn add_yield_from(c: &mut Compiler<'_>, is_await: bool) {
     c.addop_i(Op::RESUME, if is_await { 3 } else { 2 });
     c.addop_j(Op::JUMP_NO_INTERRUPT, start);
     c.use_next_block(exit);
+}
+
+/// The range CPython gives a comprehension: a generator expression that is a call's only
+/// argument includes the call's parentheses, which ruff leaves out of its range.
+fn comprehension_range(source: &str, e: &Expr) -> TextRange {
+    let range = e.range();
+    if !matches!(e, Expr::Generator(g) if !g.parenthesized) {
+        return range;
+    }
+    let bytes = source.as_bytes();
+    // Forward to the `)`, past blanks and comments.
+    let mut end = usize::from(range.end());
+    while end < bytes.len() {
+        match bytes[end] {
+            b' ' | b'\t' | b'\x0c' | b'\\' | b'\n' | b'\r' => end += 1,
+            b'#' => {
+                while end < bytes.len() && bytes[end] != b'\n' {
+                    end += 1;
+                }
+            }
+            _ => break,
+        }
+    }
+    // Back to the `(`, past blanks and comments (a line ending in a comment is cut at the
+    // comment's `#`, found by scanning the line for a `#` outside quotes).
+    let mut start = usize::from(range.start());
+    while start > 0 {
+        match bytes[start - 1] {
+            b' ' | b'\t' | b'\x0c' | b'\\' | b'\n' | b'\r' => start -= 1,
+            b'(' => break,
+            _ => {
+                let line_start = source[..start].rfind('\n').map_or(0, |i| i + 1);
+                match comment_start(&bytes[line_start..start]) {
+                    Some(hash) => start = line_start + hash,
+                    None => return range,
+                }
+            }
+        }
+    }
+    if start == 0 || bytes.get(end) != Some(&b')') {
+        return range;
+    }
+    TextRange::new(
+        TextSize::try_from(start - 1).unwrap_or(range.start()),
+        TextSize::try_from(end + 1).unwrap_or(range.end()),
+    )
+}
+
+/// The offset of the `#` starting a comment in one line of source, if any.
+fn comment_start(line: &[u8]) -> Option<usize> {
+    let mut quote = None;
+    let mut i = 0;
+    while i < line.len() {
+        match (quote, line[i]) {
+            (Some(_), b'\\') => i += 1,
+            (Some(q), c) if c == q => quote = None,
+            (None, c @ (b'\'' | b'"')) => quote = Some(c),
+            (None, b'#') => return Some(i),
+            _ => {}
+        }
+        i += 1;
+    }
+    None
 }
 
 /// The range CPython gives a `def` or `class` statement: from its keyword (`async`
