@@ -104,7 +104,7 @@ impl Cfg {
                 return Err(malformed("block out of range"));
             }
             for i in &b.instrs {
-                if has_target(i.op) && !i.target.is_some_and(|t| (t.0 as usize) < n) {
+                if has_target(i.op) && i.target.is_none_or(|t| (t.0 as usize) >= n) {
                     return Err(malformed("jump without target"));
                 }
             }
@@ -483,15 +483,13 @@ impl Cfg {
                         apply_static_swaps(&mut self.blocks[b].instrs, i);
                     }
                 }
-                Op::PUSH_NULL => {
-                    // CPython tests `inst[1].i_opcode & 1`, the opcode rather than the
-                    // argument: always 0 for LOAD_GLOBAL (116).
-                    if nextop == Some(Op::LOAD_GLOBAL) {
-                        let ins = &mut self.blocks[b].instrs;
-                        ins[i].op = Op::NOP;
-                        ins[i].arg = 0;
-                        ins[i + 1].arg |= 1;
-                    }
+                // CPython tests `inst[1].i_opcode & 1`, the opcode rather than the argument:
+                // always 0 for LOAD_GLOBAL (116).
+                Op::PUSH_NULL if nextop == Some(Op::LOAD_GLOBAL) => {
+                    let ins = &mut self.blocks[b].instrs;
+                    ins[i].op = Op::NOP;
+                    ins[i].arg = 0;
+                    ins[i + 1].arg |= 1;
                 }
                 _ => {}
             }
