@@ -13,8 +13,6 @@ use super::ir::{BlockId, Op};
 use super::{CResult, Compiler, Ctx, FBlock, FBlockDatum, FBlockType, ScopeType};
 use crate::symtable::ScopeKind;
 
-mod unparse;
-
 /// `CO_MAXBLOCKS`: how deeply frame blocks may nest in one code object.
 const CO_MAXBLOCKS: usize = 20;
 
@@ -1010,10 +1008,12 @@ impl<'a> Compiler<'a> {
         }
     }
 
-    /// `compiler_visit_annexpr`: under `from __future__ import annotations`, an annotation
-    /// is the string of its source as `ast.unparse` would write it.
-    pub fn visit_annexpr(&mut self, annotation: &'a Expr) -> CResult {
-        let text = self.unparse(annotation)?;
+    /// `compiler_visit_annexpr` for an annotated assignment: under `from __future__ import
+    /// annotations`, an annotation is the string `ast.unparse` would write for it.
+    fn annassign_annexpr(&mut self, annotation: &'a Expr) -> CResult {
+        let Some(text) = crate::unparse::unparse(annotation, self.source, self.v) else {
+            return Err(self.unsupported("postponed annotation with an f-string", annotation));
+        };
         self.load_const(Constant::Str(PyStr::from(text.as_str())));
         Ok(())
     }
@@ -1036,7 +1036,7 @@ impl<'a> Compiler<'a> {
                 // A simple name in a module or class stores its annotation.
                 if s.simple && module_or_class {
                     if future {
-                        self.visit_annexpr(&s.annotation)?;
+                        self.annassign_annexpr(&s.annotation)?;
                     } else {
                         self.visit_expr(&s.annotation)?;
                     }
