@@ -186,6 +186,7 @@ fn show_diagnostic(d: &Diagnostic) -> String {
 }
 
 /// The exception CPython's `compile()` raised.
+#[derive(Debug)]
 struct Raised {
     kind: String,
     lineno: Option<u32>,
@@ -360,4 +361,48 @@ pub fn find_interpreter(v: PythonVersion) -> Result<PathBuf, String> {
         .ok_or_else(|| {
             format!("no CPython {v} interpreter found (set {var} or --python, or install it with pyenv)")
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_worker_answers_with_code_or_the_exception() {
+        let v = PythonVersion::V3_11;
+        let python = match find_interpreter(v) {
+            Ok(p) => p,
+            Err(why) => {
+                let required = std::env::var("PYC_REQUIRE_ORACLES").is_ok_and(|x| x == "1");
+                assert!(!required, "{why}");
+                eprintln!("skipped: {why}");
+                return;
+            }
+        };
+        let mut worker = Worker::start(&python).expect("worker starts");
+        for _ in 0..2 {
+            let blob = worker
+                .compile("m.py", b"def f(x):\n    return x + 1\n", 0)
+                .expect("worker replies")
+                .expect("compiles");
+            let code = marshal::loads_code(&blob, v).expect("a code object");
+            assert_eq!(code.filename.as_str(), Some("m.py"));
+            assert_eq!(code.nested_code().count(), 1);
+            let raised = match worker.compile("bad.py", b"x = 1\ndef f(:\n", 0) {
+                Ok(Err(raised)) => raised,
+                _ => panic!("a SyntaxError"),
+            };
+            assert_eq!(raised.to_string(), "SyntaxError: invalid syntax (2:7)");
+            let d = Diagnostic::new(pyc_compiler::ErrorKind::SyntaxError, "invalid syntax", 2, 7);
+            assert!(raised.matches(&d));
+            assert!(!raised.matches(&Diagnostic { column: 6, ..d }));
+            // Null bytes: a SyntaxError in 3.11 (ValueError in some older versions).
+            let raised = worker.compile("nul.py", b"x\0", 0).expect("worker replies");
+            assert!(raised.is_err());
+            // -O levels reach compile().
+            let blob = worker.compile("o.py", b"assert x\n", 1).unwrap().unwrap();
+            let plain = worker.compile("o.py", b"assert x\n", 0).unwrap().unwrap();
+            assert!(blob.len() < plain.len());
+        }
+    }
 }
