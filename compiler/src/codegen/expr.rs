@@ -5,6 +5,7 @@
 
 use pyc_assembler::Constant;
 use ruff_python_ast::{self as ast, BoolOp, CmpOp, Expr, ExprContext, UnaryOp};
+use ruff_text_size::TextRange;
 
 use super::ir::{BlockId, Op};
 use super::{CResult, Compiler, Ctx};
@@ -50,6 +51,17 @@ impl<'a> Compiler<'a> {
     pub fn visit_expr(&mut self, e: &'a Expr) -> CResult {
         let old = self.u.loc;
         self.set_loc(e);
+        let result = self.visit_expr1(e);
+        self.u.loc = old;
+        result
+    }
+
+    /// `compiler_visit_expr` for an expression CPython locates at `range` rather than at its
+    /// own: a generator expression that is a call's only argument spans the call's
+    /// parentheses, which ruff leaves out of its range.
+    pub(crate) fn visit_expr_at(&mut self, e: &'a Expr, range: TextRange) -> CResult {
+        let old = self.u.loc;
+        self.u.loc = self.loc_of(range);
         let result = self.visit_expr1(e);
         self.u.loc = old;
         result
