@@ -5,6 +5,7 @@
 
 use pyc_assembler::Constant;
 use ruff_python_ast::{self as ast, BoolOp, CmpOp, Expr, ExprContext, UnaryOp};
+use ruff_text_size::TextRange;
 
 use super::ir::{BlockId, Op};
 use super::{CResult, Compiler, Ctx};
@@ -50,6 +51,17 @@ impl<'a> Compiler<'a> {
     pub fn visit_expr(&mut self, e: &'a Expr) -> CResult {
         let old = self.u.loc;
         self.set_loc(e);
+        let result = self.visit_expr1(e);
+        self.u.loc = old;
+        result
+    }
+
+    /// `compiler_visit_expr` for an expression CPython locates at `range` rather than at its
+    /// own: a generator expression that is a call's only argument spans the call's
+    /// parentheses, which ruff leaves out of its range.
+    pub(crate) fn visit_expr_at(&mut self, e: &'a Expr, range: TextRange) -> CResult {
+        let old = self.u.loc;
+        self.u.loc = self.loc_of(range);
         let result = self.visit_expr1(e);
         self.u.loc = old;
         result
@@ -290,36 +302,13 @@ impl<'a> Compiler<'a> {
                     self.use_next_block(end);
                     return Ok(());
                 }
-                Expr::Compare(c) if c.ops.len() > 1 => {
-                    // As CPython, the location stays the comparison's afterwards.
+                Expr::Compare(c) => {
+                    // As CPython, the location stays the comparison's afterwards, for the
+                    // jump of a single comparison too.
                     self.set_loc(e);
-                    let n = c.ops.len() - 1;
-                    let cleanup = self.new_block();
-                    self.visit_expr(&c.left)?;
-                    for (op, comparator) in c.ops[..n].iter().zip(&c.comparators[..n]) {
-                        self.visit_expr(comparator)?;
-                        self.addop_i(Op::SWAP, 2);
-                        self.addop_i(Op::COPY, 2);
-                        self.addcompare(*op);
-                        self.addop_j(Op::POP_JUMP_IF_FALSE, cleanup);
+                    if c.ops.len() > 1 {
+                        return self.jump_if_chained(c, target, cond);
                     }
-                    self.visit_expr(&c.comparators[n])?;
-                    self.addcompare(c.ops[n]);
-                    let jump = if cond {
-                        Op::POP_JUMP_IF_TRUE
-                    } else {
-                        Op::POP_JUMP_IF_FALSE
-                    };
-                    self.addop_j(jump, target);
-                    let end = self.new_block();
-                    self.addop_j_noline(Op::JUMP, end);
-                    self.use_next_block(cleanup);
-                    self.addop(Op::POP_TOP);
-                    if !cond {
-                        self.addop_j_noline(Op::JUMP, target);
-                    }
-                    self.use_next_block(end);
-                    return Ok(());
                 }
                 _ => {}
             }
@@ -331,6 +320,37 @@ impl<'a> Compiler<'a> {
             Op::POP_JUMP_IF_FALSE
         };
         self.addop_j(jump, target);
+        Ok(())
+    }
+
+    /// The chained comparison case of `compiler_jump_if`.
+    fn jump_if_chained(&mut self, c: &'a ast::ExprCompare, target: BlockId, cond: bool) -> CResult {
+        let n = c.ops.len() - 1;
+        let cleanup = self.new_block();
+        self.visit_expr(&c.left)?;
+        for (op, comparator) in c.ops[..n].iter().zip(&c.comparators[..n]) {
+            self.visit_expr(comparator)?;
+            self.addop_i(Op::SWAP, 2);
+            self.addop_i(Op::COPY, 2);
+            self.addcompare(*op);
+            self.addop_j(Op::POP_JUMP_IF_FALSE, cleanup);
+        }
+        self.visit_expr(&c.comparators[n])?;
+        self.addcompare(c.ops[n]);
+        let jump = if cond {
+            Op::POP_JUMP_IF_TRUE
+        } else {
+            Op::POP_JUMP_IF_FALSE
+        };
+        self.addop_j(jump, target);
+        let end = self.new_block();
+        self.addop_j_noline(Op::JUMP, end);
+        self.use_next_block(cleanup);
+        self.addop(Op::POP_TOP);
+        if !cond {
+            self.addop_j_noline(Op::JUMP, target);
+        }
+        self.use_next_block(end);
         Ok(())
     }
 

@@ -714,11 +714,11 @@ fn comprehension_range(source: &str, e: &Expr) -> TextRange {
     while start > 0 {
         match bytes[start - 1] {
             b' ' | b'\t' | b'\x0c' | b'\\' | b'\n' | b'\r' => start -= 1,
-            b'(' => break,
-            _ => {
+            c => {
                 let line_start = source[..start].rfind('\n').map_or(0, |i| i + 1);
                 match comment_start(&bytes[line_start..start]) {
                     Some(hash) => start = line_start + hash,
+                    None if c == b'(' => break,
                     None => return range,
                 }
             }

@@ -87,7 +87,9 @@ impl<'a> Compiler<'a> {
             for stmt in &m.body {
                 self.visit_stmt(stmt)?;
             }
-            self.addop_j(Op::JUMP, end);
+            // No location: 3.11.3 gave this jump the current one, later 3.11 releases
+            // (and 3.12) none, so that it takes the last body instruction's.
+            self.addop_j_noline(Op::JUMP, end);
             // A failed match's cleanup belongs to the pattern, not to the last line of the
             // body.
             self.set_loc(&m.pattern);

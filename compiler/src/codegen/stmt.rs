@@ -668,7 +668,8 @@ impl<'a> Compiler<'a> {
         self.nameop(name, Ctx::Del);
     }
 
-    /// `compiler_try_star_except`.
+    /// `compiler_try_star_except`, as 3.11.7 compiles it: an unmatched handler jumps to a
+    /// `POP_TOP` of its own after the handler body (3.11.3 popped and jumped in line).
     fn try_star_except(&mut self, s: &'a ast::StmtTry) -> CResult {
         let body = self.new_block();
         let mut except = self.new_block();
@@ -701,8 +702,10 @@ impl<'a> Compiler<'a> {
         for (i, handler) in s.handlers.iter().enumerate() {
             let ast::ExceptHandler::ExceptHandler(handler) = handler;
             self.set_loc(handler);
+            let handler_loc = self.u.loc;
             except = self.new_block();
-            let handle_match = self.new_block();
+            let except_with_error = self.new_block();
+            let no_match = self.new_block();
             if i == 0 {
                 // [exc] -> [orig, [], exc]: the original group and the list of exceptions
                 // raised or re-raised by the handlers.
@@ -714,11 +717,8 @@ impl<'a> Compiler<'a> {
                 self.visit_expr(type_)?;
                 self.addop(Op::CHECK_EG_MATCH);
                 self.addop_i(Op::COPY, 1);
-                self.addop_j(Op::POP_JUMP_IF_NOT_NONE, handle_match);
-                self.addop(Op::POP_TOP); // match
-                self.addop_j(Op::JUMP, except);
+                self.addop_j(Op::POP_JUMP_IF_NONE, no_match);
             }
-            self.use_next_block(handle_match);
             let cleanup_end = self.new_block();
             let cleanup_body = self.new_block();
             let name = handler.name.as_ref().map(|n| n.as_str());
@@ -746,15 +746,22 @@ impl<'a> Compiler<'a> {
             self.addop_j(Op::JUMP, except);
             // except:
             self.use_next_block(cleanup_end);
-            self.unset_loc();
             if let Some(name) = name {
                 self.clear_handler_name(name);
             }
             // Add the exception raised to the result list.
             self.addop_i(Op::LIST_APPEND, 3); // exc
             self.addop(Op::POP_TOP); // lasti
-            self.addop_j(Op::JUMP, except);
+            self.addop_j(Op::JUMP, except_with_error);
             self.use_next_block(except);
+            // A NOP to hold a propagated location.
+            self.addop(Op::NOP);
+            self.addop_j(Op::JUMP, except_with_error);
+            self.use_next_block(no_match);
+            self.u.loc = handler_loc;
+            self.addop(Op::POP_TOP); // match (None)
+            self.unset_loc();
+            self.use_next_block(except_with_error);
             if i + 1 == n {
                 // Add exc to the list (if not None it's the unhandled part of the group).
                 self.addop_i(Op::LIST_APPEND, 1);

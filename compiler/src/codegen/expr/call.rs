@@ -4,6 +4,7 @@
 
 use pyc_assembler::{Constant, PyStr};
 use ruff_python_ast::{self as ast, Expr, ExprContext};
+use ruff_text_size::TextRange;
 
 use super::{STACK_USE_GUIDELINE, TUPLE};
 use crate::codegen::ir::Op;
@@ -56,9 +57,7 @@ impl<'a> Compiler<'a> {
         self.set_loc(meth);
         self.update_start_location_to_match_attr(meth);
         self.addop_name(Op::LOAD_METHOD, meth.attr.as_str());
-        for arg in args {
-            self.visit_expr(arg)?;
-        }
+        self.visit_args(args, Some(e.arguments.range))?;
         if kwdsl > 0 {
             for k in keywords {
                 self.visit_expr(&k.value)?;
@@ -71,6 +70,21 @@ impl<'a> Compiler<'a> {
         self.addop_i(Op::PRECALL, n);
         self.addop_i(Op::CALL, n);
         Ok(true)
+    }
+
+    /// The positional arguments of a call without unpacking; `parens` is the range of the
+    /// call's parentheses, where CPython places a generator expression that is the only
+    /// argument.
+    fn visit_args(&mut self, args: &'a [Expr], parens: Option<TextRange>) -> CResult {
+        for arg in args {
+            match (arg, parens) {
+                (Expr::Generator(g), Some(range)) if !g.parenthesized => {
+                    self.visit_expr_at(arg, range)?
+                }
+                _ => self.visit_expr(arg)?,
+            }
+        }
+        Ok(())
     }
 
     /// The keyword names of a call as a constant tuple.
@@ -106,9 +120,11 @@ impl<'a> Compiler<'a> {
             || args.iter().any(Expr::is_starred_expr)
             || keywords.iter().any(|k| k.arg.is_none());
         if !ex_call {
-            for arg in args {
-                self.visit_expr(arg)?;
-            }
+            let parens = match node {
+                Expr::Call(c) => Some(c.arguments.range),
+                _ => None,
+            };
+            self.visit_args(args, parens)?;
             if nkwelts > 0 {
                 for k in keywords {
                     self.visit_expr(&k.value)?;

@@ -2,8 +2,8 @@
 //! the `JoinedStr` CPython 3.11's parser builds, which ruff's `ExprFString` parts are turned
 //! into here: adjacent literal text (string parts, literal elements and the text of `{x=}`)
 //! merges into one constant and empty text disappears; the constants and formatted values
-//! stand at the whole f-string's location and a format spec's `JoinedStr` at the location of
-//! the f-string part holding it. An f-string made from `%` formatting by the fold pass has no
+//! stand at the whole f-string's location, and a format spec's `JoinedStr` and the text
+//! ending it at the location of the f-string part holding it. An f-string made from `%` formatting by the fold pass has no
 //! location for its literal text, and its formatted values stand at their items.
 
 use pyc_assembler::{Constant, PyStr};
@@ -103,7 +103,9 @@ impl<'a> Compiler<'a> {
                     let spec = i.format_spec.as_deref().map(|spec| {
                         let mut inner = Collector::new();
                         self.collect(&mut inner, &spec.elements, at, spec_at);
-                        inner.finish(at)
+                        // As 3.11's parser, text ending a spec is at the part's location,
+                        // text before a value at the whole f-string's.
+                        inner.finish(spec_at)
                     });
                     c.pieces.push(Piece::Value {
                         element: i,
