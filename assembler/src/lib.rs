@@ -8,9 +8,11 @@
 //! - [`lines`], [`exceptions`]: line/location tables and exception tables.
 //! - [`repr`]: Python's `repr()` of constants, as `dis` prints them.
 //! - [`dis`]: listings in the format of each version's own `dis` module.
+//! - [`compare`]: the first difference between two code-object trees, for differential tests.
 
 pub mod asm;
 pub mod code;
+pub mod compare;
 pub mod dis;
 pub mod exceptions;
 pub mod lines;

@@ -5,7 +5,11 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use pyc_assembler::{pyc, PythonVersion};
-use pyc_compiler::CompileOptions;
+
+mod build;
+mod check;
+mod files;
+mod panics;
 
 /// Compile Python sources to .pyc files without running an interpreter, and read pycs back.
 #[derive(Parser, Debug)]
@@ -26,6 +30,30 @@ enum Command {
     Explain(ExplainArgs),
     /// Assemble a textual bytecode file (docs/asm.md) into a pyc.
     Asm(AsmArgs),
+    /// Compile sources with pyc-build and with the real CPython, and show where they differ.
+    Check(CheckArgs),
+}
+
+#[derive(Args, Debug)]
+struct CheckArgs {
+    /// Source files and directories (every `.py` file beneath, recursively).
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+
+    /// The CPython version to compile for (default: the version of `--python`, else of
+    /// `python3` on PATH).
+    #[arg(long, value_name = "3.X")]
+    target: Option<PythonVersion>,
+
+    /// The interpreter to compare with (default: $PYC_PYTHON_3_X, else pyenv's newest 3.X,
+    /// else python3.X or python3 on PATH).
+    #[arg(long, value_name = "PATH")]
+    python: Option<PathBuf>,
+
+    /// Files checked in parallel, each job with its own CPython worker (default: the number of
+    /// CPUs).
+    #[arg(long, short, value_name = "N")]
+    jobs: Option<usize>,
 }
 
 #[derive(Args, Debug)]
@@ -95,6 +123,12 @@ fn main() -> ExitCode {
         Some(Command::Dis(args)) => dis(&args),
         Some(Command::Explain(args)) => explain(&args),
         Some(Command::Asm(args)) => asm(&args),
+        Some(Command::Check(args)) => check::run(&check::CheckOptions {
+            paths: &args.paths,
+            target: args.target,
+            python: args.python.as_deref(),
+            jobs: args.jobs,
+        }),
         None => build(&cli.build),
     }
 }
@@ -269,28 +303,17 @@ fn build(args: &BuildArgs) -> ExitCode {
         eprintln!("pyc-build: error: no paths given (see `pyc-build --help`)");
         return ExitCode::from(2);
     }
-    let target = match args.target.map_or_else(default_target, Ok) {
-        Ok(t) => t,
+    match args.target.map_or_else(default_target, Ok) {
+        Ok(target) => build::run(&args.paths, target),
         Err(e) => {
             eprintln!("pyc-build: error: {e}");
-            return ExitCode::from(2);
+            ExitCode::from(2)
         }
-    };
-    let options = CompileOptions {
-        target,
-        optimize: 0,
-    };
-    // Refuse up front when the target cannot be compiled for, before touching any file.
-    if let Err(e) = pyc_compiler::compile(b"", "<probe>", &options) {
-        eprintln!("pyc-build: error: --target {target}: {e}");
-        return ExitCode::from(2);
     }
-    eprintln!("pyc-build: error: writing pyc files is not implemented yet");
-    ExitCode::from(2)
 }
 
 /// The version of `python3` on PATH, the default target.
-fn default_target() -> Result<PythonVersion, String> {
+pub(crate) fn default_target() -> Result<PythonVersion, String> {
     let out = std::process::Command::new("python3")
         .args(["-c", "import sys; print('%d.%d' % sys.version_info[:2])"])
         .output()

@@ -3,6 +3,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use pyc_assembler::PythonVersion;
+use pyc_compiler::{CompileError, CompileOptions};
 use pyc_tests::{for_each_version, repo_root};
 use serde_json::json;
 
@@ -105,13 +107,35 @@ fn broken_pycs_are_errors_with_offsets() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
+/// Whether `compile` refuses a target outright (no code generation for it yet).
+fn refused(v: PythonVersion) -> bool {
+    let options = CompileOptions {
+        target: v,
+        optimize: 0,
+    };
+    matches!(
+        pyc_compiler::compile(b"", "<probe>", &options),
+        Err(CompileError::UnsupportedTarget(_))
+    )
+}
+
 #[test]
 fn targets_without_codegen_are_refused() {
     let source = repo_root().join("tests/oracle/worker.py");
-    let out = pyc_build(&["--target".as_ref(), "3.11".as_ref(), source.as_os_str()]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("not implemented yet"), "{stderr}");
+    let Some(target) = PythonVersion::ALL.into_iter().find(|&v| refused(v)) else {
+        eprintln!("skipped: every target has code generation");
+        return;
+    };
+    let target = target.to_string();
+    for subcommand in [None, Some("check")] {
+        let mut args: Vec<&std::ffi::OsStr> = subcommand.iter().map(|s| s.as_ref()).collect();
+        args.extend(["--target".as_ref(), target.as_ref(), source.as_os_str()]);
+        let out = pyc_build(&args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{subcommand:?}: {stderr}");
+        assert!(stderr.contains("not implemented yet"), "{stderr}");
+        assert!(out.stdout.is_empty(), "{subcommand:?}");
+    }
     let out = pyc_build(&["--target".as_ref(), "3.7".as_ref(), source.as_os_str()]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
@@ -119,6 +143,125 @@ fn targets_without_codegen_are_refused() {
         stderr.contains("unsupported Python version '3.7'"),
         "{stderr}"
     );
+}
+
+/// The 3.11 interpreter, or `None` (after saying why) when it is missing and not required.
+fn python_3_11() -> Option<PathBuf> {
+    match pyc_tests::find_interpreter(PythonVersion::V3_11) {
+        Ok(p) => Some(p),
+        Err(why) => {
+            assert!(!pyc_tests::oracles_required(), "{why}");
+            eprintln!("skipped: {why}");
+            None
+        }
+    }
+}
+
+#[test]
+fn check_compares_with_cpython() {
+    let Some(python) = python_3_11() else { return };
+    let dir = temp_dir("check");
+    std::fs::create_dir_all(dir.join("pkg")).unwrap();
+    std::fs::write(dir.join("pkg/bad.py"), "x = 1\ndef f(:\n").unwrap();
+    std::fs::write(dir.join("pkg/good.py"), "x = 1\n").unwrap();
+    std::fs::write(dir.join("pkg/notes.txt"), "not python").unwrap();
+    let missing = dir.join("missing.py");
+    let out = pyc_build(&[
+        "check".as_ref(),
+        "--python".as_ref(),
+        python.as_os_str(),
+        "-j".as_ref(),
+        "2".as_ref(),
+        dir.join("pkg").as_os_str(),
+        missing.as_os_str(),
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if refused(PythonVersion::V3_11) {
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(
+            stderr.contains("--target 3.11: code generation"),
+            "{stderr}"
+        );
+    } else {
+        // The syntax error is CPython's, so the file counts as identical; the missing file is
+        // an error; good.py is identical or differs, depending on code generation.
+        assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+        assert!(
+            stdout.contains(&format!("{}: error: ", missing.display())),
+            "{stdout}"
+        );
+        assert!(!stdout.contains("bad.py"), "{stdout}");
+        let summary = stdout.lines().last().unwrap_or_default();
+        assert!(
+            summary.starts_with("3 files: 2 identical, 0 differ, 1 errors")
+                || summary.starts_with("3 files: 1 identical, 1 differ, 1 errors"),
+            "{stdout}"
+        );
+        if summary.contains("1 differ") {
+            assert!(stdout.contains("good.py: "), "{stdout}");
+        }
+    }
+    // --python and --target must agree.
+    let out = pyc_build(&[
+        "check".as_ref(),
+        "--python".as_ref(),
+        python.as_os_str(),
+        "--target".as_ref(),
+        "3.12".as_ref(),
+        dir.as_os_str(),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("is Python 3.11, but --target 3.12"),
+        "{stderr}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn build_writes_pycs_that_cpython_accepts() {
+    if refused(PythonVersion::V3_11) {
+        eprintln!("skipped: no code generation for 3.11 yet");
+        return;
+    }
+    let Some(mut oracle) = pyc_tests::Oracle::start(PythonVersion::V3_11) else {
+        return;
+    };
+    let dir = temp_dir("build");
+    let bad = dir.join("bad.py");
+    std::fs::write(&bad, "x = 1\ndef f(:\n").unwrap();
+    let good = dir.join("good.py");
+    std::fs::write(&good, "x = 1\n").unwrap();
+    let out = pyc_build(&["--target".as_ref(), "3.11".as_ref(), dir.as_os_str()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "{}:2:7: SyntaxError: invalid syntax",
+            bad.display()
+        )),
+        "{stderr}"
+    );
+    assert!(!dir.join("__pycache__/bad.cpython-311.pyc").exists());
+    let pyc = dir.join("__pycache__/good.cpython-311.pyc");
+    if pyc.exists() {
+        let reply = oracle.request(json!({
+            "op": "validate_pyc",
+            "pyc": pyc_tests::b64(&std::fs::read(&pyc).unwrap()),
+            "source": good,
+        }));
+        assert_eq!(reply["ok"].as_bool(), Some(true), "{reply}");
+        assert_eq!(reply["mode"].as_str(), Some("timestamp"), "{reply}");
+    } else {
+        // A construct code generation does not handle yet is an error naming the file.
+        assert!(
+            stderr.contains(&format!("{}: error: ", good.display())),
+            "{stderr}"
+        );
+    }
+    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]

@@ -474,9 +474,15 @@ impl<'a> Compiler<'a> {
         self.u.loc = self.loc_of(node.range());
     }
 
-    /// `UNSET_LOC(c)`: following instructions have no line number.
+    /// `UNSET_LOC(c)`: following instructions have no location (all four fields -1, which
+    /// matters once the flow graph gives such an instruction a line).
     pub fn unset_loc(&mut self) {
-        self.u.loc.lineno = -1;
+        self.u.loc = Loc {
+            lineno: -1,
+            end_lineno: -1,
+            col_offset: -1,
+            end_col_offset: -1,
+        };
     }
 
     /// An error for a construct not compiled yet.

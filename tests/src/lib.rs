@@ -163,16 +163,61 @@ impl Oracle {
     /// The `.py` files of this interpreter's standard library (without `site-packages`),
     /// sorted; every `n`th one unless [`full_sweep`].
     pub fn stdlib_corpus(&mut self, sample_every: usize) -> Vec<PathBuf> {
-        let reply = self.request(json!({"op": "stdlib"}));
-        let root = PathBuf::from(reply["path"].as_str().expect("stdlib path"));
-        let mut files = Vec::new();
-        collect_py(&root, &mut files);
-        files.sort();
+        let mut files = python_files(&self.stdlib_root());
         if !full_sweep() {
             files = files.into_iter().step_by(sample_every.max(1)).collect();
         }
         files
     }
+}
+
+impl Oracle {
+    /// The directory of this interpreter's standard library (`sysconfig`'s `stdlib`).
+    pub fn stdlib_root(&mut self) -> PathBuf {
+        let reply = self.request(json!({"op": "stdlib"}));
+        PathBuf::from(reply["path"].as_str().expect("stdlib path"))
+    }
+}
+
+/// Every `.py` file under `root` (not in `site-packages` or `__pycache__`), sorted.
+pub fn python_files(root: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    collect_py(root, &mut files);
+    files.sort();
+    files
+}
+
+thread_local! {
+    static QUIET: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    static PANIC_AT: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
+
+/// Runs `f`, turning a panic into `Err(message)` without printing it (other threads' panics
+/// still print as usual): for counting our compiler's internal errors per file.
+pub fn catch_quietly<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if QUIET.with(|q| q.get()) {
+                let at = info.location().map(|l| l.to_string()).unwrap_or_default();
+                PANIC_AT.with(|p| *p.borrow_mut() = at);
+            } else {
+                previous(info);
+            }
+        }));
+    });
+    QUIET.with(|q| q.set(true));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    QUIET.with(|q| q.set(false));
+    result.map_err(|e| {
+        let text = e
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "panic".into());
+        format!("{text} (at {})", PANIC_AT.with(|p| p.take()))
+    })
 }
 
 impl Drop for Oracle {

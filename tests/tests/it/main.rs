@@ -1,6 +1,7 @@
 //! The single integration-test binary: unit-crossing and differential tests.
 
 mod asm;
+mod codegen;
 mod dis;
 mod errors;
 mod fold;

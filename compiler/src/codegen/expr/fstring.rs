@@ -1,0 +1,233 @@
+//! f-strings: `compiler_joined_str` and `compiler_formatted_value` (3.11 `compile.c`) over
+//! the `JoinedStr` CPython 3.11's parser builds, which ruff's `ExprFString` parts are turned
+//! into here: adjacent literal text (string parts, literal elements and the text of `{x=}`)
+//! merges into one constant and empty text disappears; the constants and formatted values
+//! stand at the whole f-string's location, and a format spec's `JoinedStr` and the text
+//! ending it at the location of the f-string part holding it. An f-string made from `%` formatting by the fold pass has no
+//! location for its literal text, and its formatted values stand at their items.
+
+use pyc_assembler::{Constant, PyStr};
+use ruff_python_ast::{self as ast, ConversionFlag, FStringPart, InterpolatedStringElement};
+
+use super::STACK_USE_GUIDELINE;
+use crate::codegen::ir::{Loc, Op};
+use crate::codegen::{CResult, Compiler};
+
+/// One item of a `JoinedStr`'s values.
+enum Piece<'a> {
+    /// A `Constant` string at a location.
+    Text(Vec<u32>, Loc),
+    /// A `FormattedValue` at a location, its format spec's `JoinedStr` located at `spec_at`.
+    Value {
+        element: &'a ast::InterpolatedElement,
+        at: Loc,
+        spec_at: Loc,
+        /// The format spec's pieces.
+        spec: Option<Vec<Piece<'a>>>,
+    },
+}
+
+/// Collects the values of a `JoinedStr`, merging literal text.
+struct Collector<'a> {
+    pieces: Vec<Piece<'a>>,
+    pending: Vec<u32>,
+}
+
+impl<'a> Collector<'a> {
+    fn new() -> Self {
+        Collector {
+            pieces: Vec::new(),
+            pending: Vec::new(),
+        }
+    }
+
+    fn text(&mut self, s: &str) {
+        self.pending.extend(s.chars().map(u32::from));
+    }
+
+    fn flush(&mut self, at: Loc) {
+        if !self.pending.is_empty() {
+            let text = std::mem::take(&mut self.pending);
+            self.pieces.push(Piece::Text(text, at));
+        }
+    }
+
+    fn finish(mut self, at: Loc) -> Vec<Piece<'a>> {
+        self.flush(at);
+        self.pieces
+    }
+}
+
+impl<'a> Compiler<'a> {
+    /// `compiler_joined_str` for an f-string expression.
+    pub(super) fn joined_str(&mut self, f: &'a ast::ExprFString) -> CResult {
+        let pieces = match self.folded.format_literals(f) {
+            Some(exact) => {
+                let exact = exact.to_vec();
+                self.format_pieces(f, &exact)
+            }
+            None => {
+                let at = self.loc_of(f.range);
+                let mut c = Collector::new();
+                for part in f.value.iter() {
+                    match part {
+                        FStringPart::Literal(s) => c.text(&s.value),
+                        FStringPart::FString(fs) => {
+                            self.collect(&mut c, &fs.elements, at, self.loc_of(fs.range))
+                        }
+                    }
+                }
+                c.finish(at)
+            }
+        };
+        self.emit_joined(&pieces)
+    }
+
+    /// The pieces of an f-string's (or a format spec's) elements: text and formatted values
+    /// at `at`, format specs at `spec_at`.
+    fn collect(
+        &self,
+        c: &mut Collector<'a>,
+        elements: &'a ast::InterpolatedStringElements,
+        at: Loc,
+        spec_at: Loc,
+    ) {
+        for element in elements.iter() {
+            match element {
+                InterpolatedStringElement::Literal(l) => c.text(&l.value),
+                InterpolatedStringElement::Interpolation(i) => {
+                    if let Some(debug) = &i.debug_text {
+                        c.text(debug.as_str());
+                    }
+                    c.flush(at);
+                    let spec = i.format_spec.as_deref().map(|spec| {
+                        let mut inner = Collector::new();
+                        self.collect(&mut inner, &spec.elements, at, spec_at);
+                        // As 3.11's parser, text ending a spec is at the part's location,
+                        // text before a value at the whole f-string's.
+                        inner.finish(spec_at)
+                    });
+                    c.pieces.push(Piece::Value {
+                        element: i,
+                        at,
+                        spec_at,
+                        spec,
+                    });
+                }
+            }
+        }
+    }
+
+    /// The pieces of an f-string the fold pass made from `%` formatting: literal text (exact,
+    /// in `exact`) without location, values at their items.
+    fn format_pieces(&self, f: &'a ast::ExprFString, exact: &[PyStr]) -> Vec<Piece<'a>> {
+        let mut exact = exact.iter();
+        let mut pieces = Vec::new();
+        for element in f.value.elements() {
+            match element {
+                InterpolatedStringElement::Literal(l) => {
+                    let points = match exact.next() {
+                        Some(s) => s.code_points().collect(),
+                        None => l.value.chars().map(u32::from).collect(),
+                    };
+                    pieces.push(Piece::Text(points, Loc::NONE));
+                }
+                InterpolatedStringElement::Interpolation(i) => {
+                    let at = self.loc_of(i.range);
+                    let spec = i.format_spec.as_deref().map(|spec| {
+                        let mut c = Collector::new();
+                        for e in spec.elements.iter() {
+                            if let InterpolatedStringElement::Literal(l) = e {
+                                c.text(&l.value);
+                            }
+                        }
+                        c.finish(Loc::NONE)
+                    });
+                    pieces.push(Piece::Value {
+                        element: i,
+                        at,
+                        spec_at: at,
+                        spec,
+                    });
+                }
+            }
+        }
+        pieces
+    }
+
+    /// Compiles the values of a `JoinedStr` and joins them (`compiler_joined_str`).
+    fn emit_joined(&mut self, pieces: &[Piece<'a>]) -> CResult {
+        let n = pieces.len();
+        if n > STACK_USE_GUIDELINE {
+            self.load_const(Constant::str(""));
+            self.addop_name(Op::LOAD_METHOD, "join");
+            self.addop_i(Op::BUILD_LIST, 0);
+            for piece in pieces {
+                self.emit_piece(piece)?;
+                self.addop_i(Op::LIST_APPEND, 1);
+            }
+            self.addop_i(Op::PRECALL, 1);
+            self.addop_i(Op::CALL, 1);
+        } else {
+            for piece in pieces {
+                self.emit_piece(piece)?;
+            }
+            if n != 1 {
+                self.addop_i(Op::BUILD_STRING, n as u32);
+            }
+        }
+        Ok(())
+    }
+
+    /// One value of a `JoinedStr`, as `compiler_visit_expr` compiles it at its location.
+    fn emit_piece(&mut self, piece: &Piece<'a>) -> CResult {
+        let old = self.u.loc;
+        let result = match piece {
+            Piece::Text(points, at) => {
+                self.u.loc = *at;
+                let s = PyStr::from_code_points(points.iter().copied());
+                self.load_const(Constant::Str(s));
+                Ok(())
+            }
+            Piece::Value {
+                element,
+                at,
+                spec_at,
+                spec,
+            } => {
+                self.u.loc = *at;
+                self.formatted_value(element, *spec_at, spec.as_deref())
+            }
+        };
+        self.u.loc = old;
+        result
+    }
+
+    /// `compiler_formatted_value`: `FORMAT_VALUE` with the conversion in its low bits and 4
+    /// when a format spec is pushed.
+    fn formatted_value(
+        &mut self,
+        element: &'a ast::InterpolatedElement,
+        spec_at: Loc,
+        spec: Option<&[Piece<'a>]>,
+    ) -> CResult {
+        self.visit_expr(&element.expression)?;
+        let mut oparg = match element.conversion {
+            ConversionFlag::None if element.debug_text.is_some() && spec.is_none() => 2,
+            ConversionFlag::None => 0,
+            ConversionFlag::Str => 1,
+            ConversionFlag::Repr => 2,
+            ConversionFlag::Ascii => 3,
+        };
+        if let Some(spec) = spec {
+            let old = self.u.loc;
+            self.u.loc = spec_at;
+            let result = self.emit_joined(spec);
+            self.u.loc = old;
+            result?;
+            oparg |= 4;
+        }
+        self.addop_i(Op::FORMAT_VALUE, oparg);
+        Ok(())
+    }
+}
