@@ -11,8 +11,8 @@ use pyc_assembler::{CodeObject, Constant, PyStr};
 use ruff_python_ast::{self as ast, Expr};
 use ruff_text_size::{Ranged, TextRange, TextSize};
 
-use super::ir::{BlockId, Op};
-use super::{CResult, CodegenError, Compiler, Ctx, FBlock, FBlockDatum, FBlockType, ScopeType};
+use super::ir::Op;
+use super::{CResult, CodegenError, Compiler, Ctx, FBlockDatum, FBlockType, ScopeType};
 use crate::symtable::{NameScope, ScopeKind};
 
 mod unparse;
@@ -22,9 +22,6 @@ const MAKE_DEFAULTS: u32 = 0x01;
 const MAKE_KWDEFAULTS: u32 = 0x02;
 const MAKE_ANNOTATIONS: u32 = 0x04;
 const MAKE_CLOSURE: u32 = 0x08;
-
-/// CPython's `CO_MAXBLOCKS`: how deeply frame blocks may nest.
-const MAX_FBLOCKS: usize = 20;
 
 /// What a comprehension builds (`COMP_GENEXP` …).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -263,7 +260,7 @@ impl<'a> Compiler<'a> {
         if is_async_generator && kind != CompKind::Genexp {
             self.addop_i(Op::GET_AWAITABLE, 0);
             self.load_const(Constant::None);
-            add_yield_from(self, true);
+            self.add_yield_from(true);
         }
         Ok(())
     }
@@ -609,11 +606,17 @@ impl<'a> Compiler<'a> {
         }
         self.use_next_block(start);
         // The runtime pushes a block here: account for it.
-        self.comp_push_fblock(start, gen)?;
+        self.push_fblock(
+            FBlockType::AsyncComprehensionGenerator,
+            start,
+            None,
+            FBlockDatum::None,
+            gen,
+        )?;
         self.addop_j(Op::SETUP_FINALLY, except);
         self.addop(Op::GET_ANEXT);
         self.load_const(Constant::None);
-        add_yield_from(self, true);
+        self.add_yield_from(true);
         self.addop(Op::POP_BLOCK);
         self.visit_expr(&gen.target)?;
         for cond in &gen.ifs {
@@ -627,23 +630,9 @@ impl<'a> Compiler<'a> {
         }
         self.use_next_block(if_cleanup);
         self.addop_j(Op::JUMP, start);
-        self.u.fblocks.pop();
+        self.pop_fblock(FBlockType::AsyncComprehensionGenerator);
         self.use_next_block(except);
         self.addop(Op::END_ASYNC_FOR);
-        Ok(())
-    }
-
-    /// `compiler_push_fblock(c, ASYNC_COMPREHENSION_GENERATOR, start, NULL, NULL)`.
-    fn comp_push_fblock(&mut self, start: BlockId, gen: &ast::Comprehension) -> CResult {
-        if self.u.fblocks.len() >= MAX_FBLOCKS {
-            return Err(self.error("too many statically nested blocks", gen));
-        }
-        self.u.fblocks.push(FBlock {
-            kind: FBlockType::AsyncComprehensionGenerator,
-            block: start,
-            exit: None,
-            datum: FBlockDatum::None,
-        });
         Ok(())
     }
 
@@ -659,7 +648,7 @@ impl<'a> Compiler<'a> {
         self.visit_expr(elt)?;
         match kind {
             CompKind::Genexp => {
-                addop_yield(self);
+                self.addop_yield();
                 self.addop(Op::POP_TOP);
             }
             CompKind::List => self.addop_i(Op::LIST_APPEND, depth + 1),
@@ -674,30 +663,6 @@ impl<'a> Compiler<'a> {
         }
         Ok(())
     }
-}
-
-/// `addop_yield`: a `yield` of the value on the stack.
-fn addop_yield(c: &mut Compiler<'_>) {
-    let flags = c.ste().flags;
-    if flags.generator && flags.coroutine {
-        c.addop(Op::ASYNC_GEN_WRAP);
-    }
-    c.addop(Op::YIELD_VALUE);
-    c.addop_i(Op::RESUME, 1);
-}
-
-/// `compiler_add_yield_from`: delegates to the awaitable or iterator on the stack.
-fn add_yield_from(c: &mut Compiler<'_>, is_await: bool) {
-    let start = c.new_block();
-    let resume = c.new_block();
-    let exit = c.new_block();
-    c.use_next_block(start);
-    c.addop_j(Op::SEND, exit);
-    c.use_next_block(resume);
-    c.addop(Op::YIELD_VALUE);
-    c.addop_i(Op::RESUME, if is_await { 3 } else { 2 });
-    c.addop_j(Op::JUMP_NO_INTERRUPT, start);
-    c.use_next_block(exit);
 }
 
 /// The range CPython gives a comprehension: a generator expression that is a call's only
