@@ -728,8 +728,29 @@ fn comment_start(line: &[u8]) -> Option<usize> {
     None
 }
 
+/// Where CPython ends a compound statement (its last token) whose ruff range ends at `end`:
+/// after the `;` that may end its last simple statement, which ruff's range leaves out.
+pub(super) fn compound_end(source: &str, end: TextSize) -> TextSize {
+    let bytes = source.as_bytes();
+    let mut after = usize::from(end);
+    while after < bytes.len() {
+        match bytes[after] {
+            b' ' | b'\t' | b'\x0c' => after += 1,
+            b'\\' if bytes.get(after + 1) == Some(&b'\n') => after += 2,
+            b'\\' if bytes.get(after + 1..after + 3) == Some(b"\r\n") => after += 3,
+            _ => break,
+        }
+    }
+    if bytes.get(after) == Some(&b';') {
+        TextSize::try_from(after + 1).unwrap_or(end)
+    } else {
+        end
+    }
+}
+
 /// The range CPython gives a `def` or `class` statement: from its keyword (`async`
-/// included), not from its first decorator as ruff's range starts, to its end.
+/// included), not from its first decorator as ruff's range starts, to its last token
+/// ([`compound_end`]).
 fn def_range(
     source: &str,
     range: TextRange,
@@ -737,10 +758,11 @@ fn def_range(
     decorators: &[ast::Decorator],
     kw: &str,
 ) -> TextRange {
-    if decorators.is_empty() {
-        return range;
-    }
+    let end = compound_end(source, range.end());
     let bytes = source.as_bytes();
+    if decorators.is_empty() {
+        return TextRange::new(range.start(), end);
+    }
     let back = |mut i: usize| {
         while i > 0 && matches!(bytes[i - 1], b' ' | b'\t' | b'\x0c' | b'\\' | b'\n' | b'\r') {
             i -= 1;
@@ -753,5 +775,5 @@ fn def_range(
         start = back(start).saturating_sub(5);
     }
     let start = TextSize::try_from(start).unwrap_or(range.start());
-    TextRange::new(start.max(range.start()), range.end())
+    TextRange::new(start.max(range.start()), end)
 }
