@@ -7,9 +7,9 @@
 //! location for its literal text, and its formatted values stand at their items.
 
 use pyc_assembler::{Constant, PyStr};
-use ruff_python_ast::{self as ast, ConversionFlag, FStringPart, InterpolatedStringElement};
+use ruff_python_ast::{self as ast, ConversionFlag, Expr, FStringPart, InterpolatedStringElement};
 
-use ruff_text_size::TextRange;
+use ruff_text_size::{TextRange, TextSize};
 
 use super::STACK_USE_GUIDELINE;
 use crate::codegen::ir::{Loc, Op};
@@ -239,6 +239,25 @@ impl<'a> Compiler<'a> {
         result
     }
 
+    /// Where 3.11's parser places a bare tuple in a replacement field: it parses the field's
+    /// text in parentheses standing on the `{` and on the character ending the expression
+    /// (`!`, `:`, `=` or `}`).
+    fn parenthesized_range(
+        &self,
+        element: &ast::InterpolatedElement,
+        tuple: TextRange,
+    ) -> TextRange {
+        let after = tuple.end().to_usize();
+        let skipped = self.source.get(after..).map_or(0, |rest| {
+            rest.len()
+                - rest
+                    .trim_start_matches([' ', '\t', '\n', '\r', '\x0c'])
+                    .len()
+        });
+        let end = (after + skipped + 1).min(element.range.end().to_usize());
+        TextRange::new(element.range.start(), TextSize::new(end as u32))
+    }
+
     /// `compiler_formatted_value`: `FORMAT_VALUE` with the conversion in its low bits and 4
     /// when a format spec is pushed.
     fn formatted_value(
@@ -247,7 +266,13 @@ impl<'a> Compiler<'a> {
         spec_at: Loc,
         spec: Option<&[Piece<'a>]>,
     ) -> CResult {
-        self.visit_expr(&element.expression)?;
+        match &*element.expression {
+            Expr::Tuple(t) if !t.parenthesized => {
+                let range = self.parenthesized_range(element, t.range);
+                self.visit_expr_at(&element.expression, range)?
+            }
+            e => self.visit_expr(e)?,
+        }
         let mut oparg = match element.conversion {
             ConversionFlag::None if element.debug_text.is_some() && spec.is_none() => 2,
             ConversionFlag::None => 0,
