@@ -241,12 +241,14 @@ impl<'a> Compiler<'a> {
 
     /// Where 3.11's parser places a bare tuple in a replacement field: it parses the field's
     /// text in parentheses standing on the `{` and on the character ending the expression
-    /// (`!`, `:`, `=` or `}`).
-    fn parenthesized_range(
+    /// (`!`, `:`, `=` or `}`); when only a line break follows the `{`, the parenthesis takes
+    /// the column of the f-string part (`part`).
+    fn parenthesized_loc(
         &self,
         element: &ast::InterpolatedElement,
         tuple: TextRange,
-    ) -> TextRange {
+        part: Loc,
+    ) -> Loc {
         let after = tuple.end().to_usize();
         let skipped = self.source.get(after..).map_or(0, |rest| {
             rest.len()
@@ -255,7 +257,19 @@ impl<'a> Compiler<'a> {
                     .len()
         });
         let end = (after + skipped + 1).min(element.range.end().to_usize());
-        TextRange::new(element.range.start(), TextSize::new(end as u32))
+        let mut loc = self.loc_of(TextRange::new(
+            element.range.start(),
+            TextSize::new(end as u32),
+        ));
+        let open = element.range.start().to_usize() + 1;
+        let line_break_follows = self.source.get(open..).is_some_and(|rest| {
+            rest.trim_start_matches([' ', '\t', '\x0c'])
+                .starts_with(['\n', '\r'])
+        });
+        if line_break_follows {
+            loc.col_offset = part.col_offset;
+        }
+        loc
     }
 
     /// `compiler_formatted_value`: `FORMAT_VALUE` with the conversion in its low bits and 4
@@ -268,8 +282,8 @@ impl<'a> Compiler<'a> {
     ) -> CResult {
         match &*element.expression {
             Expr::Tuple(t) if !t.parenthesized => {
-                let range = self.parenthesized_range(element, t.range);
-                self.visit_expr_at(&element.expression, range)?
+                let loc = self.parenthesized_loc(element, t.range, spec_at);
+                self.visit_expr_loc(&element.expression, loc)?
             }
             e => self.visit_expr(e)?,
         }
