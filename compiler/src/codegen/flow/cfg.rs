@@ -799,6 +799,22 @@ fn apply_static_swaps(instrs: &mut [Instr], i: usize) {
                 None => return,
             }
         }
+        // The reordering is not safe if the two instructions store to the same local, or
+        // an instruction between them stores to one of theirs (3.11.4+).
+        let stores_to = |i: &Instr| (i.op == Op::STORE_FAST).then_some(i.arg);
+        let (store_j, store_k) = (stores_to(&instrs[j]), stores_to(&instrs[k]));
+        if store_j.is_some() || store_k.is_some() {
+            if store_j == store_k {
+                return;
+            }
+            if instrs[j + 1..k]
+                .iter()
+                .filter_map(stores_to)
+                .any(|s| Some(s) == store_j || Some(s) == store_k)
+            {
+                return;
+            }
+        }
         instrs[i].op = Op::NOP;
         instrs.swap(j, k);
     }
@@ -873,7 +889,7 @@ mod tests {
     }
 
     /// `apply_static_swaps` turns `SWAP 2; STORE_FAST a; STORE_FAST b` on one line into
-    /// the stores in the other order, but not across a line change.
+    /// the stores in the other order, but not across a line change nor for one local.
     #[test]
     fn static_swaps_reorder_stores() {
         let line = |op, arg, lineno| {
@@ -899,5 +915,13 @@ mod tests {
         ];
         apply_static_swaps(&mut split, 0);
         assert_eq!(split[0].op, Op::SWAP);
+        // `a, a = x, y`: both stores go to one local, so their order matters.
+        let mut same_local = vec![
+            line(Op::SWAP, 2, 1),
+            line(Op::STORE_FAST, 0, 1),
+            line(Op::STORE_FAST, 0, 1),
+        ];
+        apply_static_swaps(&mut same_local, 0);
+        assert_eq!(same_local[0].op, Op::SWAP);
     }
 }
