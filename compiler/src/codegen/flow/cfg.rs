@@ -9,6 +9,8 @@
 //! block (here [`Bb::next`]). Passes walk the same order as CPython's: some results depend
 //! on it.
 
+use std::collections::HashMap;
+
 use pyc_assembler::Constant;
 
 use super::super::ir::{BlockId, Instr, Loc, Op};
@@ -42,6 +44,8 @@ pub(super) struct Bb {
 pub(super) struct Cfg {
     pub blocks: Vec<Bb>,
     pub entry: usize,
+    /// The index of each constant by its key, built when a tuple is first folded.
+    const_index: Option<HashMap<Vec<u8>, usize>>,
 }
 
 /// The block an instruction jumps to. Checked by [`Cfg::new`] for every jump and `SETUP_*`.
@@ -112,7 +116,11 @@ impl Cfg {
         if entry >= n {
             return Err(malformed("no entry block"));
         }
-        Ok(Cfg { blocks, entry })
+        Ok(Cfg {
+            blocks,
+            entry,
+            const_index: None,
+        })
     }
 
     /// The blocks in `b_next` order from the entry.
@@ -538,21 +546,26 @@ impl Cfg {
             items.push(const_at(consts, i.arg)?.clone());
         }
         let tuple = Constant::Tuple(items);
-        let mut key = Vec::new();
-        const_key(&tuple, &mut key);
-        let index = consts
-            .iter()
-            .position(|c| {
-                !matches!(c, Constant::Code(_)) && {
+        // CPython merges the tuple with an equal constant (`merge_const_one`) and looks for
+        // that object in the list: an existing constant with the same key, or a new one.
+        let index_of = self.const_index.get_or_insert_with(|| {
+            let mut map = HashMap::new();
+            for (i, c) in consts.iter().enumerate() {
+                if !matches!(c, Constant::Code(_)) {
                     let mut k = Vec::new();
                     const_key(c, &mut k);
-                    k == key
+                    map.entry(k).or_insert(i);
                 }
-            })
-            .unwrap_or_else(|| {
-                consts.push(tuple);
-                consts.len() - 1
-            });
+            }
+            map
+        });
+        let mut key = Vec::new();
+        const_key(&tuple, &mut key);
+        let index = *index_of.entry(key).or_insert_with(|| {
+            consts.push(tuple);
+            consts.len() - 1
+        });
+        let ins = &mut self.blocks[b].instrs;
         for i in &mut ins[start..start + n] {
             i.op = Op::NOP;
         }
