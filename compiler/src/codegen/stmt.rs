@@ -6,7 +6,7 @@
 //! its `elif` keyword and ending where the whole `if` statement ends.
 
 use pyc_assembler::{Constant, PyStr};
-use ruff_python_ast::{self as ast, Expr, Operator, Stmt};
+use ruff_python_ast::{self as ast, Expr, Stmt};
 use ruff_text_size::{Ranged, TextRange, TextSize};
 
 use super::ir::{BlockId, Op};
@@ -252,7 +252,7 @@ impl<'a> Compiler<'a> {
                 if info.kind == FBlockType::AsyncWith {
                     self.addop_i(Op::GET_AWAITABLE, 2);
                     self.load_const(Constant::None);
-                    self.add_yield_from_await();
+                    self.add_yield_from(true);
                 }
                 self.addop(Op::POP_TOP);
                 // The exit call should appear to execute after the statement causing the
@@ -314,20 +314,6 @@ impl<'a> Compiler<'a> {
         let found = self.unwind_fblock_stack(preserve_tos, stop_at_loop, node)?;
         self.u.fblocks.push(top);
         Ok(found)
-    }
-
-    /// `compiler_add_yield_from(c, 1)`: the `SEND`/`YIELD_VALUE` loop of an `await`.
-    fn add_yield_from_await(&mut self) {
-        let start = self.new_block();
-        let resume = self.new_block();
-        let exit = self.new_block();
-        self.use_next_block(start);
-        self.addop_j(Op::SEND, exit);
-        self.use_next_block(resume);
-        self.addop(Op::YIELD_VALUE);
-        self.addop_i(Op::RESUME, 3);
-        self.addop_j(Op::JUMP_NO_INTERRUPT, start);
-        self.use_next_block(exit);
     }
 
     // ---- return, break, continue --------------------------------------------------------
@@ -494,7 +480,7 @@ impl<'a> Compiler<'a> {
         self.addop_j(Op::SETUP_FINALLY, except);
         self.addop(Op::GET_ANEXT);
         self.load_const(Constant::None);
-        self.add_yield_from_await();
+        self.add_yield_from(true);
         self.addop(Op::POP_BLOCK);
         // Success block for __anext__.
         self.visit_expr(&s.target)?;
@@ -879,7 +865,7 @@ impl<'a> Compiler<'a> {
         self.addop(Op::BEFORE_ASYNC_WITH);
         self.addop_i(Op::GET_AWAITABLE, 1);
         self.load_const(Constant::None);
-        self.add_yield_from_await();
+        self.add_yield_from(true);
         self.addop_j(Op::SETUP_WITH, fin);
         // SETUP_WITH pushes a finally block.
         self.use_next_block(block);
@@ -907,7 +893,7 @@ impl<'a> Compiler<'a> {
         self.call_exit_with_nones();
         self.addop_i(Op::GET_AWAITABLE, 2);
         self.load_const(Constant::None);
-        self.add_yield_from_await();
+        self.add_yield_from(true);
         self.addop(Op::POP_TOP);
         self.addop_j(Op::JUMP, exit);
         // Exception.
@@ -917,7 +903,7 @@ impl<'a> Compiler<'a> {
         self.addop(Op::WITH_EXCEPT_START);
         self.addop_i(Op::GET_AWAITABLE, 2);
         self.load_const(Constant::None);
-        self.add_yield_from_await();
+        self.add_yield_from(true);
         self.with_except_finish(cleanup);
         self.use_next_block(exit);
         Ok(())
@@ -970,7 +956,7 @@ impl<'a> Compiler<'a> {
         }
         self.u.loc = old;
         self.visit_expr(&s.value)?;
-        self.addop_i(Op::BINARY_OP, binary_op_arg(s.op, true));
+        self.addop_binary(&s.op, true);
         self.set_loc(e);
         match e {
             Expr::Attribute(a) => {
@@ -1015,16 +1001,6 @@ impl<'a> Compiler<'a> {
         }
     }
 
-    /// `compiler_visit_annexpr` for an annotated assignment: under `from __future__ import
-    /// annotations`, an annotation is the string `ast.unparse` would write for it.
-    fn annassign_annexpr(&mut self, annotation: &'a Expr) -> CResult {
-        let Some(text) = crate::unparse::unparse(annotation, self.source, self.v) else {
-            return Err(self.unsupported("postponed annotation with an f-string", annotation));
-        };
-        self.load_const(Constant::Str(PyStr::from(text.as_str())));
-        Ok(())
-    }
-
     /// `compiler_annassign`.
     fn annassign(&mut self, s: &'a ast::StmtAnnAssign) -> CResult {
         let target = &*s.target;
@@ -1043,7 +1019,7 @@ impl<'a> Compiler<'a> {
                 // A simple name in a module or class stores its annotation.
                 if s.simple && module_or_class {
                     if future {
-                        self.annassign_annexpr(&s.annotation)?;
+                        self.visit_annexpr(&s.annotation)?;
                     } else {
                         self.visit_expr(&s.annotation)?;
                     }
@@ -1169,30 +1145,5 @@ impl<'a> Compiler<'a> {
         // Remove the imported module.
         self.addop(Op::POP_TOP);
         Ok(())
-    }
-}
-
-/// The `BINARY_OP` argument of an operator (`NB_*`; the in-place forms follow the plain
-/// ones).
-fn binary_op_arg(op: Operator, inplace: bool) -> u32 {
-    let base = match op {
-        Operator::Add => 0,
-        Operator::BitAnd => 1,
-        Operator::FloorDiv => 2,
-        Operator::LShift => 3,
-        Operator::MatMult => 4,
-        Operator::Mult => 5,
-        Operator::Mod => 6,
-        Operator::BitOr => 7,
-        Operator::Pow => 8,
-        Operator::RShift => 9,
-        Operator::Sub => 10,
-        Operator::Div => 11,
-        Operator::BitXor => 12,
-    };
-    if inplace {
-        base + 13
-    } else {
-        base
     }
 }
