@@ -54,7 +54,10 @@ impl<'a> Compiler<'a> {
             Stmt::For(f) if f.is_async => self.async_for(f),
             Stmt::For(f) => self.for_stmt(f),
             Stmt::While(w) => self.while_stmt(w),
-            Stmt::If(i) => self.if_stmt(&i.test, &i.body, &i.elif_else_clauses, i.range.end()),
+            Stmt::If(i) => {
+                let end = self.block_end(i.range.end());
+                self.if_stmt(&i.test, &i.body, &i.elif_else_clauses, end)
+            }
             Stmt::Match(m) => self.match_stmt(m),
             Stmt::Raise(r) => {
                 let mut n = 0;
@@ -102,15 +105,24 @@ impl<'a> Compiler<'a> {
     }
 
     /// A statement's range as CPython's AST has it: a decorated `def` or `class` starts at
-    /// its keyword (`async` included).
-    fn stmt_range(&self, s: &Stmt) -> TextRange {
+    /// its keyword (`async` included), and a compound statement ends at the last token of
+    /// its block (see [`Compiler::block_end`]).
+    pub fn stmt_range(&self, s: &Stmt) -> TextRange {
+        let range = s.range();
         let (decorated, name, keyword) = match s {
             Stmt::FunctionDef(f) => (!f.decorator_list.is_empty(), f.name.range, "def"),
             Stmt::ClassDef(c) => (!c.decorator_list.is_empty(), c.name.range, "class"),
-            _ => return s.range(),
+            Stmt::If(_)
+            | Stmt::For(_)
+            | Stmt::While(_)
+            | Stmt::With(_)
+            | Stmt::Try(_)
+            | Stmt::Match(_) => return self.compound_range(range),
+            _ => return range,
         };
+        let end = self.block_end(range.end());
         if !decorated {
-            return s.range();
+            return TextRange::new(range.start(), end);
         }
         let bytes = self.source.as_bytes();
         let back = |mut i: usize| {
@@ -123,8 +135,32 @@ impl<'a> Compiler<'a> {
         if matches!(s, Stmt::FunctionDef(f) if f.is_async) {
             start = back(start).saturating_sub("async".len());
         }
-        let start = TextSize::try_from(start).unwrap_or(s.range().start());
-        TextRange::new(start.max(s.range().start()), s.range().end())
+        let start = TextSize::try_from(start).unwrap_or(range.start());
+        TextRange::new(start.max(range.start()), end)
+    }
+
+    /// Where CPython ends a block that ends at `end` in ruff's AST: at its last token, which
+    /// is the `;` a last simple statement may be followed by (`if a: b;`). Compound
+    /// statements and `except` handlers end there.
+    pub fn block_end(&self, end: TextSize) -> TextSize {
+        let rest = self
+            .source
+            .as_bytes()
+            .get(usize::from(end)..)
+            .unwrap_or_default();
+        let blanks = rest
+            .iter()
+            .take_while(|&&b| matches!(b, b' ' | b'\t' | b'\x0c'))
+            .count();
+        match rest.get(blanks) {
+            Some(b';') => end + TextSize::try_from(blanks + 1).unwrap_or_default(),
+            _ => end,
+        }
+    }
+
+    /// The range of a compound statement or `except` handler as CPython's AST has it.
+    fn compound_range(&self, range: TextRange) -> TextRange {
+        TextRange::new(range.start(), self.block_end(range.end()))
     }
 
     /// `compiler_visit_stmt_expr`: a constant expression statement is a `NOP`, any other is
@@ -431,7 +467,7 @@ impl<'a> Compiler<'a> {
         self.jump_if(&s.test, anchor, false)?;
         self.use_next_block(body);
         self.visit_stmts(&s.body)?;
-        self.set_loc(s);
+        self.u.loc = self.loc_of(self.compound_range(s.range));
         self.jump_if(&s.test, body, true)?;
         self.pop_fblock(FBlockType::WhileLoop);
         self.use_next_block(anchor);
@@ -572,7 +608,7 @@ impl<'a> Compiler<'a> {
         )?;
         for (i, handler) in s.handlers.iter().enumerate() {
             let ast::ExceptHandler::ExceptHandler(handler) = handler;
-            self.set_loc(handler);
+            self.u.loc = self.loc_of(self.compound_range(handler.range));
             if handler.type_.is_none() && i + 1 < n {
                 return Err(self.error("default 'except:' must be last", handler));
             }
@@ -687,7 +723,7 @@ impl<'a> Compiler<'a> {
         )?;
         for (i, handler) in s.handlers.iter().enumerate() {
             let ast::ExceptHandler::ExceptHandler(handler) = handler;
-            self.set_loc(handler);
+            self.u.loc = self.loc_of(self.compound_range(handler.range));
             let handler_loc = self.u.loc;
             except = self.new_block();
             let except_with_error = self.new_block();
@@ -817,7 +853,7 @@ impl<'a> Compiler<'a> {
             FBlockType::With,
             block,
             Some(fin),
-            FBlockDatum::With(s.range),
+            FBlockDatum::With(self.compound_range(s.range)),
             s,
         )?;
         match &item.optional_vars {
@@ -835,7 +871,7 @@ impl<'a> Compiler<'a> {
         self.addop(Op::POP_BLOCK);
         self.pop_fblock(FBlockType::With);
         // Success: call __exit__(None, None, None).
-        self.set_loc(s);
+        self.u.loc = self.loc_of(self.compound_range(s.range));
         self.call_exit_with_nones();
         self.addop(Op::POP_TOP);
         self.addop_j(Op::JUMP, exit);
@@ -873,7 +909,7 @@ impl<'a> Compiler<'a> {
             FBlockType::AsyncWith,
             block,
             Some(fin),
-            FBlockDatum::With(s.range),
+            FBlockDatum::With(self.compound_range(s.range)),
             s,
         )?;
         match &item.optional_vars {
@@ -889,7 +925,7 @@ impl<'a> Compiler<'a> {
         self.pop_fblock(FBlockType::AsyncWith);
         self.addop(Op::POP_BLOCK);
         // Success: call __aexit__(None, None, None).
-        self.set_loc(s);
+        self.u.loc = self.loc_of(self.compound_range(s.range));
         self.call_exit_with_nones();
         self.addop_i(Op::GET_AWAITABLE, 2);
         self.load_const(Constant::None);
