@@ -9,9 +9,12 @@
 use pyc_assembler::{Constant, PyStr};
 use ruff_python_ast::{self as ast, ConversionFlag, FStringPart, InterpolatedStringElement};
 
+use ruff_text_size::TextRange;
+
 use super::STACK_USE_GUIDELINE;
 use crate::codegen::ir::{Loc, Op};
 use crate::codegen::{CResult, Compiler};
+use crate::fold;
 
 /// One item of a `JoinedStr`'s values.
 enum Piece<'a> {
@@ -45,6 +48,10 @@ impl<'a> Collector<'a> {
         self.pending.extend(s.chars().map(u32::from));
     }
 
+    fn points(&mut self, points: Vec<u32>) {
+        self.pending.extend(points);
+    }
+
     fn flush(&mut self, at: Loc) {
         if !self.pending.is_empty() {
             let text = std::mem::take(&mut self.pending);
@@ -71,9 +78,15 @@ impl<'a> Compiler<'a> {
                 let mut c = Collector::new();
                 for part in f.value.iter() {
                     match part {
-                        FStringPart::Literal(s) => c.text(&s.value),
+                        FStringPart::Literal(s) => c.points(self.exact_text(
+                            &s.value,
+                            s.content_range(),
+                            s.flags.prefix().is_raw(),
+                            false,
+                        )),
                         FStringPart::FString(fs) => {
-                            self.collect(&mut c, &fs.elements, at, self.loc_of(fs.range))
+                            let raw = fs.flags.prefix().is_raw();
+                            self.collect(&mut c, &fs.elements, at, self.loc_of(fs.range), raw)
                         }
                     }
                 }
@@ -91,10 +104,13 @@ impl<'a> Compiler<'a> {
         elements: &'a ast::InterpolatedStringElements,
         at: Loc,
         spec_at: Loc,
+        raw: bool,
     ) {
         for element in elements.iter() {
             match element {
-                InterpolatedStringElement::Literal(l) => c.text(&l.value),
+                InterpolatedStringElement::Literal(l) => {
+                    c.points(self.exact_text(&l.value, l.range, raw, true))
+                }
                 InterpolatedStringElement::Interpolation(i) => {
                     if let Some(debug) = &i.debug_text {
                         c.text(debug.as_str());
@@ -102,7 +118,7 @@ impl<'a> Compiler<'a> {
                     c.flush(at);
                     let spec = i.format_spec.as_deref().map(|spec| {
                         let mut inner = Collector::new();
-                        self.collect(&mut inner, &spec.elements, at, spec_at);
+                        self.collect(&mut inner, &spec.elements, at, spec_at, raw);
                         // As 3.11's parser, text ending a spec is at the part's location,
                         // text before a value at the whole f-string's.
                         inner.finish(spec_at)
@@ -116,6 +132,26 @@ impl<'a> Compiler<'a> {
                 }
             }
         }
+    }
+
+    /// The exact code points of literal text whose source is at `range`: ruff's decoded
+    /// `value` stands U+FFFD in for escaped lone surrogates (`'\udc80'`), so such text is
+    /// decoded again from the source (with `{{` and `}}` undoubled in an f-string).
+    fn exact_text(&self, value: &str, range: TextRange, raw: bool, fstring: bool) -> Vec<u32> {
+        let again = (value.contains('\u{fffd}') && !raw)
+            .then(|| {
+                self.source
+                    .get(range.start().to_usize()..range.end().to_usize())
+            })
+            .flatten()
+            .and_then(|body| {
+                if fstring {
+                    fold::decode_escapes(&body.replace("{{", "{").replace("}}", "}"))
+                } else {
+                    fold::decode_escapes(body)
+                }
+            });
+        again.unwrap_or_else(|| value.chars().map(u32::from).collect())
     }
 
     /// The pieces of an f-string the fold pass made from `%` formatting: literal text (exact,
