@@ -54,6 +54,11 @@ struct CheckArgs {
     /// CPUs).
     #[arg(long, short, value_name = "N")]
     jobs: Option<usize>,
+
+    /// Optimization level of both compilations, as `-O` (1) and `-OO` (2) set it.
+    #[arg(long, short = 'O', value_name = "LEVEL", default_value_t = 0,
+          value_parser = clap::value_parser!(u8).range(0..=2))]
+    optimize: u8,
 }
 
 #[derive(Args, Debug)]
@@ -128,6 +133,7 @@ fn main() -> ExitCode {
             target: args.target,
             python: args.python.as_deref(),
             jobs: args.jobs,
+            optimize: args.optimize,
         }),
         None => build(&cli.build),
     }

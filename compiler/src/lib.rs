@@ -20,7 +20,6 @@ pub mod parse;
 pub mod source;
 mod stack;
 pub mod symtable;
-pub mod unparse;
 
 pub use diagnostic::{Diagnostic, ErrorKind};
 

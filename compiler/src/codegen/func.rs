@@ -464,7 +464,20 @@ impl<'a> Compiler<'a> {
             flags |= MAKE_CLOSURE;
             self.addop_i(Op::BUILD_TUPLE, freevars.len() as u32);
         }
-        self.load_const(Constant::Code(Box::new(code)));
+        // Equal code objects are one constant (`_PyCode_ConstantKey` keys a code object by
+        // itself): a body compiled twice (a `while` test, a `finally` block) makes the same
+        // function twice.
+        let same = |c: &Constant| match c {
+            Constant::Code(k) => {
+                k.firstlineno == code.firstlineno && k.name == code.name && **k == code
+            }
+            _ => false,
+        };
+        let i = match self.u.consts.iter().position(same) {
+            Some(i) => i as u32,
+            None => self.add_const(Constant::Code(Box::new(code))),
+        };
+        self.addop_i(Op::LOAD_CONST, i);
         self.addop_i(Op::MAKE_FUNCTION, flags);
         Ok(())
     }
@@ -714,11 +727,11 @@ fn comprehension_range(source: &str, e: &Expr) -> TextRange {
     while start > 0 {
         match bytes[start - 1] {
             b' ' | b'\t' | b'\x0c' | b'\\' | b'\n' | b'\r' => start -= 1,
-            b'(' => break,
-            _ => {
+            c => {
                 let line_start = source[..start].rfind('\n').map_or(0, |i| i + 1);
                 match comment_start(&bytes[line_start..start]) {
                     Some(hash) => start = line_start + hash,
+                    None if c == b'(' => break,
                     None => return range,
                 }
             }

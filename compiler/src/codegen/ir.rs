@@ -13,6 +13,9 @@ macro_rules! ops {
         pub enum Op { $($name),* }
 
         impl Op {
+            /// Every opcode name, in declaration order.
+            pub const ALL: &'static [Op] = &[$(Op::$name),*];
+
             /// The opcode's name as `dis` prints it.
             pub fn name(self) -> &'static str {
                 match self { $(Op::$name => stringify!($name)),* }

@@ -9,6 +9,8 @@
 //! block (here [`Bb::next`]). Passes walk the same order as CPython's: some results depend
 //! on it.
 
+use std::collections::HashMap;
+
 use pyc_assembler::Constant;
 
 use super::super::ir::{BlockId, Instr, Loc, Op};
@@ -42,6 +44,8 @@ pub(super) struct Bb {
 pub(super) struct Cfg {
     pub blocks: Vec<Bb>,
     pub entry: usize,
+    /// The index of each constant by its key, built when a tuple is first folded.
+    const_index: Option<HashMap<Vec<u8>, usize>>,
 }
 
 /// The block an instruction jumps to. Checked by [`Cfg::new`] for every jump and `SETUP_*`.
@@ -104,7 +108,7 @@ impl Cfg {
                 return Err(malformed("block out of range"));
             }
             for i in &b.instrs {
-                if has_target(i.op) && !i.target.is_some_and(|t| (t.0 as usize) < n) {
+                if has_target(i.op) && i.target.is_none_or(|t| (t.0 as usize) >= n) {
                     return Err(malformed("jump without target"));
                 }
             }
@@ -112,7 +116,11 @@ impl Cfg {
         if entry >= n {
             return Err(malformed("no entry block"));
         }
-        Ok(Cfg { blocks, entry })
+        Ok(Cfg {
+            blocks,
+            entry,
+            const_index: None,
+        })
     }
 
     /// The blocks in `b_next` order from the entry.
@@ -483,15 +491,13 @@ impl Cfg {
                         apply_static_swaps(&mut self.blocks[b].instrs, i);
                     }
                 }
-                Op::PUSH_NULL => {
-                    // CPython tests `inst[1].i_opcode & 1`, the opcode rather than the
-                    // argument: always 0 for LOAD_GLOBAL (116).
-                    if nextop == Some(Op::LOAD_GLOBAL) {
-                        let ins = &mut self.blocks[b].instrs;
-                        ins[i].op = Op::NOP;
-                        ins[i].arg = 0;
-                        ins[i + 1].arg |= 1;
-                    }
+                // CPython tests `inst[1].i_opcode & 1`, the opcode rather than the argument:
+                // always 0 for LOAD_GLOBAL (116).
+                Op::PUSH_NULL if nextop == Some(Op::LOAD_GLOBAL) => {
+                    let ins = &mut self.blocks[b].instrs;
+                    ins[i].op = Op::NOP;
+                    ins[i].arg = 0;
+                    ins[i + 1].arg |= 1;
                 }
                 _ => {}
             }
@@ -540,21 +546,26 @@ impl Cfg {
             items.push(const_at(consts, i.arg)?.clone());
         }
         let tuple = Constant::Tuple(items);
-        let mut key = Vec::new();
-        const_key(&tuple, &mut key);
-        let index = consts
-            .iter()
-            .position(|c| {
-                !matches!(c, Constant::Code(_)) && {
+        // CPython merges the tuple with an equal constant (`merge_const_one`) and looks for
+        // that object in the list: an existing constant with the same key, or a new one.
+        let index_of = self.const_index.get_or_insert_with(|| {
+            let mut map = HashMap::new();
+            for (i, c) in consts.iter().enumerate() {
+                if !matches!(c, Constant::Code(_)) {
                     let mut k = Vec::new();
                     const_key(c, &mut k);
-                    k == key
+                    map.entry(k).or_insert(i);
                 }
-            })
-            .unwrap_or_else(|| {
-                consts.push(tuple);
-                consts.len() - 1
-            });
+            }
+            map
+        });
+        let mut key = Vec::new();
+        const_key(&tuple, &mut key);
+        let index = *index_of.entry(key).or_insert_with(|| {
+            consts.push(tuple);
+            consts.len() - 1
+        });
+        let ins = &mut self.blocks[b].instrs;
         for i in &mut ins[start..start + n] {
             i.op = Op::NOP;
         }
@@ -801,7 +812,129 @@ fn apply_static_swaps(instrs: &mut [Instr], i: usize) {
                 None => return,
             }
         }
+        // The reordering is not safe if the two instructions store to the same local, or
+        // an instruction between them stores to one of theirs (3.11.4+).
+        let stores_to = |i: &Instr| (i.op == Op::STORE_FAST).then_some(i.arg);
+        let (store_j, store_k) = (stores_to(&instrs[j]), stores_to(&instrs[k]));
+        if store_j.is_some() || store_k.is_some() {
+            if store_j == store_k {
+                return;
+            }
+            if instrs[j + 1..k]
+                .iter()
+                .filter_map(stores_to)
+                .any(|s| Some(s) == store_j || Some(s) == store_k)
+            {
+                return;
+            }
+        }
         instrs[i].op = Op::NOP;
         instrs.swap(j, k);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn instr(op: Op, arg: u32) -> Instr {
+        Instr {
+            op,
+            arg,
+            target: None,
+            except: None,
+            loc: Loc::NONE,
+        }
+    }
+
+    /// The permutation of the top `depth` stack items a run of instructions performs.
+    fn permutation(instrs: &[Instr], depth: usize) -> Vec<usize> {
+        let mut stack: Vec<usize> = (0..depth).collect();
+        for i in instrs {
+            if i.op == Op::SWAP {
+                stack.swap(0, i.arg as usize - 1);
+            }
+        }
+        stack
+    }
+
+    /// `swaptimize` keeps the effect of every run of swaps (all runs of up to four `SWAP`s
+    /// of depth 2..=4 with a `NOP` mixed in), never lengthens it, and leaves the index on
+    /// the run's last instruction.
+    #[test]
+    fn swaptimize_keeps_the_permutation() {
+        let args = [2u32, 3, 4];
+        let mut runs: Vec<Vec<u32>> = vec![vec![]];
+        for _ in 0..4 {
+            let longer: Vec<Vec<u32>> = runs
+                .iter()
+                .flat_map(|r| {
+                    args.iter().map(move |&a| {
+                        let mut r = r.clone();
+                        r.push(a);
+                        r
+                    })
+                })
+                .collect();
+            runs.extend(longer);
+        }
+        runs.sort();
+        runs.dedup();
+        let mut optimised = 0;
+        for run in runs.iter().filter(|r| !r.is_empty()) {
+            let mut instrs: Vec<Instr> = run.iter().map(|&a| instr(Op::SWAP, a)).collect();
+            instrs.insert(1, instr(Op::NOP, 0));
+            instrs.push(instr(Op::POP_TOP, 0));
+            let before = permutation(&instrs, 4);
+            let swaps_before = instrs.iter().filter(|i| i.op == Op::SWAP).count();
+            let mut ix = 0;
+            swaptimize(&mut instrs, &mut ix);
+            assert_eq!(permutation(&instrs, 4), before, "run {run:?}");
+            let swaps_after = instrs.iter().filter(|i| i.op == Op::SWAP).count();
+            assert!(swaps_after <= swaps_before, "run {run:?}");
+            if run.len() > 1 {
+                assert_eq!(ix, run.len(), "run {run:?}");
+                optimised += (swaps_after < swaps_before) as usize;
+            }
+            assert_eq!(instrs.last().map(|i| i.op), Some(Op::POP_TOP));
+        }
+        assert!(optimised > 0);
+    }
+
+    /// `apply_static_swaps` turns `SWAP 2; STORE_FAST a; STORE_FAST b` on one line into
+    /// the stores in the other order, but not across a line change nor for one local.
+    #[test]
+    fn static_swaps_reorder_stores() {
+        let line = |op, arg, lineno| {
+            let mut i = instr(op, arg);
+            i.loc.lineno = lineno;
+            i
+        };
+        let mut same = vec![
+            line(Op::SWAP, 2, 1),
+            line(Op::STORE_FAST, 0, 1),
+            line(Op::STORE_FAST, 1, 1),
+        ];
+        apply_static_swaps(&mut same, 0);
+        let ops: Vec<(Op, u32)> = same.iter().map(|i| (i.op, i.arg)).collect();
+        assert_eq!(
+            ops,
+            [(Op::NOP, 2), (Op::STORE_FAST, 1), (Op::STORE_FAST, 0)]
+        );
+        let mut split = vec![
+            line(Op::SWAP, 2, 1),
+            line(Op::STORE_FAST, 0, 1),
+            line(Op::STORE_FAST, 1, 2),
+        ];
+        apply_static_swaps(&mut split, 0);
+        assert_eq!(split[0].op, Op::SWAP);
+        // `a, a = x, y`: both stores go to one local, so their order matters.
+        let mut same_local = vec![
+            line(Op::SWAP, 2, 1),
+            line(Op::STORE_FAST, 0, 1),
+            line(Op::STORE_FAST, 0, 1),
+        ];
+        apply_static_swaps(&mut same_local, 0);
+        assert_eq!(same_local[0].op, Op::SWAP);
     }
 }

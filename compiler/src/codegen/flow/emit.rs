@@ -189,7 +189,7 @@ impl Cfg {
                     offset += size;
                     if ins.op.is_jump() {
                         let t = self.blocks[target(&ins)].offset;
-                        let arg = if t < offset { offset - t } else { t - offset };
+                        let arg = offset.abs_diff(t);
                         let ins = &mut self.blocks[b].instrs[k];
                         ins.arg = arg;
                         if instr_size(table, ins)? != size {

@@ -195,3 +195,38 @@ impl Cfg {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pyc_assembler::PythonVersion;
+
+    /// Every real 3.11 opcode's effect equals `dis.stack_effect` of the interpreter (the
+    /// generated opcode table), for both branches and a spread of arguments.
+    #[test]
+    fn stack_effects_match_the_interpreter() {
+        let v: PythonVersion = "3.11".parse().expect("version");
+        let table = v.opcodes();
+        let mut checked = 0;
+        for op in Op::ALL {
+            let Some(real) = table.by_name(op.name()) else {
+                assert!(op.is_virtual(), "{} is not a 3.11 opcode", op.name());
+                continue;
+            };
+            for arg in [0, 1, 2, 3, 4, 5, 7, 8, 15, 255, 256, 513, 0x1234] {
+                for jump in [false, true] {
+                    if let Some(expected) = real.stack_effect(arg, jump) {
+                        assert_eq!(
+                            stack_effect(*op, arg, jump),
+                            expected,
+                            "{} arg {arg} jump {jump}",
+                            op.name()
+                        );
+                        checked += 1;
+                    }
+                }
+            }
+        }
+        assert!(checked > 1000);
+    }
+}
