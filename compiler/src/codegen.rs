@@ -198,6 +198,33 @@ fn const_key(c: &Constant, out: &mut Vec<u8>) {
     }
 }
 
+/// Whether a constant holds a float NaN anywhere (CPython never merges those).
+fn has_nan(c: &Constant) -> bool {
+    match c {
+        Constant::Float(f) => f.is_nan(),
+        Constant::Complex { re, im } => re.is_nan() || im.is_nan(),
+        Constant::Tuple(items) | Constant::FrozenSet(items) => items.iter().any(has_nan),
+        _ => false,
+    }
+}
+
+/// CPython's equality of code objects (`code_richcompare`): all but the qualified name,
+/// filename and stack size.
+fn same_code(a: &CodeObject, b: &CodeObject) -> bool {
+    a.name == b.name
+        && a.argcount == b.argcount
+        && a.posonlyargcount == b.posonlyargcount
+        && a.kwonlyargcount == b.kwonlyargcount
+        && a.flags == b.flags
+        && a.firstlineno == b.firstlineno
+        && a.code == b.code
+        && a.consts == b.consts
+        && a.names == b.names
+        && a.locals == b.locals
+        && a.linetable == b.linetable
+        && a.exceptiontable == b.exceptiontable
+}
+
 /// The state of one code object being compiled (`struct compiler_unit`).
 pub struct Unit<'a> {
     /// Its scope in the symbol table (`u_ste`).
@@ -590,7 +617,20 @@ impl<'a> Compiler<'a> {
     /// `compiler_add_const`: the index of `c` in `co_consts`, adding it if new. Equal constants
     /// (by CPython's constant key) share an index; code objects never do.
     pub fn add_const(&mut self, c: Constant) -> u32 {
-        if matches!(c, Constant::Code(_)) {
+        let fresh = match &c {
+            // A code object's key is its contents (`code_richcompare`): a body compiled twice
+            // (a `while` test, a `finally` block) makes one constant of its functions.
+            Constant::Code(code) => {
+                let same = |k: &Constant| matches!(k, Constant::Code(k) if same_code(k, code));
+                if let Some(i) = self.u.consts.iter().position(same) {
+                    return i as u32;
+                }
+                true
+            }
+            // A NaN is unequal to every other object, so nothing holding one is merged.
+            c => has_nan(c),
+        };
+        if fresh {
             self.u.consts.push(c);
             return self.u.consts.len() as u32 - 1;
         }
