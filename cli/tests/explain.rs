@@ -58,58 +58,166 @@ fn passes_show_their_structure() {
     std::fs::write(dir.join("s.py"), SAMPLE).unwrap();
     let run = |args: &[&str]| {
         let out = pyc_build(args, &dir);
-        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8(out.stdout).unwrap()
     };
     // Codegen shows pseudo-instructions; the optimised graph has real jumps and handlers.
-    let codegen = run(&["explain", "--target", "3.11", "--pass", "codegen", "--function", "f", "s.py"]);
+    let codegen = run(&[
+        "explain",
+        "--target",
+        "3.11",
+        "--pass",
+        "codegen",
+        "--function",
+        "f",
+        "s.py",
+    ]);
     assert!(codegen.contains("SETUP_FINALLY -> B"), "{codegen}");
     assert!(codegen.contains("<pseudo>"), "{codegen}");
-    assert!(!codegen.contains("== outer"), "--function narrows to f: {codegen}");
-    let cfg = run(&["explain", "--target", "3.11", "--pass", "cfg", "--function", "f", "s.py"]);
+    assert!(
+        !codegen.contains("== outer"),
+        "--function narrows to f: {codegen}"
+    );
+    let cfg = run(&[
+        "explain",
+        "--target",
+        "3.11",
+        "--pass",
+        "cfg",
+        "--function",
+        "f",
+        "s.py",
+    ]);
     assert!(!cfg.contains("SETUP_FINALLY"), "{cfg}");
     assert!(cfg.contains("[handler B"), "{cfg}");
     assert!(cfg.contains("(stack depth 0 at entry)"), "{cfg}");
-    let dot = run(&["explain", "--target", "3.11", "--pass", "cfg", "--format", "dot", "s.py"]);
-    assert!(dot.starts_with("digraph cfg {") && dot.contains("style=dashed"), "{dot}");
+    let dot = run(&[
+        "explain", "--target", "3.11", "--pass", "cfg", "--format", "dot", "s.py",
+    ]);
+    assert!(
+        dot.starts_with("digraph cfg {") && dot.contains("style=dashed"),
+        "{dot}"
+    );
     // The cell variable: a slot of co_localsplus by the time of the optimised graph.
-    let inner = run(&["explain", "--target", "3.11", "--pass", "cfg", "--function", "outer", "s.py"]);
-    assert!(inner.contains("MAKE_CELL") && inner.contains("(k)"), "{inner}");
-    let stack = run(&["explain", "--target", "3.11", "--pass", "stack", "--function", "f", "s.py"]);
+    let inner = run(&[
+        "explain",
+        "--target",
+        "3.11",
+        "--pass",
+        "cfg",
+        "--function",
+        "outer",
+        "s.py",
+    ]);
+    assert!(
+        inner.contains("MAKE_CELL") && inner.contains("(k)"),
+        "{inner}"
+    );
+    let stack = run(&[
+        "explain",
+        "--target",
+        "3.11",
+        "--pass",
+        "stack",
+        "--function",
+        "f",
+        "s.py",
+    ]);
     assert!(stack.contains("maximum depth"), "{stack}");
-    let exc = run(&["explain", "--target", "3.11", "--pass", "exceptions", "--function", "f", "s.py"]);
+    let exc = run(&[
+        "explain",
+        "--target",
+        "3.11",
+        "--pass",
+        "exceptions",
+        "--function",
+        "f",
+        "s.py",
+    ]);
     assert!(exc.contains("handled by PUSH_EXC_INFO"), "{exc}");
-    let lines = run(&["explain", "--target", "3.11", "--pass", "lines", "--function", "f", "s.py"]);
-    assert!(lines.contains("    5 |             total += x // n"), "{lines}");
+    let lines = run(&[
+        "explain",
+        "--target",
+        "3.11",
+        "--pass",
+        "lines",
+        "--function",
+        "f",
+        "s.py",
+    ]);
+    assert!(
+        lines.contains("    5 |             total += x // n"),
+        "{lines}"
+    );
     let marshal = run(&["explain", "--target", "3.11", "--pass", "marshal", "s.py"]);
     assert!(marshal.contains("co_exceptiontable"), "{marshal}");
     let fold_dir = temp_dir("fold");
     std::fs::write(fold_dir.join("k.py"), "x = 2 ** 10 - 1\n").unwrap();
-    let fold = pyc_build(&["explain", "--target", "3.11", "--pass", "fold", "k.py"], &fold_dir);
+    let fold = pyc_build(
+        &["explain", "--target", "3.11", "--pass", "fold", "k.py"],
+        &fold_dir,
+    );
     assert!(String::from_utf8_lossy(&fold.stdout).contains("ExprBinOp 1:4-1:15 => folded to 1023"));
     // Every pass has JSON with the schema's header.
     for pass in Pass::ALL {
-        let text = run(&["explain", "--target", "3.11", "--pass", pass.name(), "--format", "json", "s.py"]);
+        let text = run(&[
+            "explain",
+            "--target",
+            "3.11",
+            "--pass",
+            pass.name(),
+            "--format",
+            "json",
+            "s.py",
+        ]);
         let v: Value = serde_json::from_str(&text).expect("valid JSON");
         assert_eq!(v["schema"], explain::SCHEMA);
         assert_eq!(v["pass"], pass.name());
         assert_eq!(v["target"], "3.11");
     }
     // Usage errors.
-    let out = pyc_build(&["explain", "--target", "3.11", "--pass", "cfg", "--function", "nope", "s.py"], &dir);
+    let out = pyc_build(
+        &[
+            "explain",
+            "--target",
+            "3.11",
+            "--pass",
+            "cfg",
+            "--function",
+            "nope",
+            "s.py",
+        ],
+        &dir,
+    );
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("the file has: <module>, f, outer, outer.<locals>.inner"));
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains("the file has: <module>, f, outer, outer.<locals>.inner"));
 }
 
 #[test]
 fn a_target_without_codegen_is_unsupported_not_an_error() {
     let dir = temp_dir("unsupported");
     std::fs::write(dir.join("s.py"), SAMPLE).unwrap();
-    let out = pyc_build(&["explain", "--target", "3.8", "--pass", "cfg", "s.py"], &dir);
-    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = pyc_build(
+        &["explain", "--target", "3.8", "--pass", "cfg", "s.py"],
+        &dir,
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains("unsupported"));
     // The front-end passes work for every version.
-    let out = pyc_build(&["explain", "--target", "3.8", "--pass", "symtable", "s.py"], &dir);
+    let out = pyc_build(
+        &["explain", "--target", "3.8", "--pass", "symtable", "s.py"],
+        &dir,
+    );
     assert!(out.status.success());
 }
 
@@ -118,20 +226,43 @@ fn compare_labels_cpython_output() {
     let dir = temp_dir("compare");
     std::fs::write(dir.join("s.py"), SAMPLE).unwrap();
     let out = pyc_build(
-        &["explain", "--compare", "3.8,3.11,3.13", "--function", "outer.<locals>.inner", "--format", "json", "s.py"],
+        &[
+            "explain",
+            "--compare",
+            "3.8,3.11,3.13",
+            "--function",
+            "outer.<locals>.inner",
+            "--format",
+            "json",
+            "s.py",
+        ],
         &dir,
     );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     let cols = v["columns"].as_array().unwrap();
     assert_eq!(cols.len(), 3);
     assert_eq!(cols[1]["origin"], "pyc-build");
-    assert!(cols[1]["listing"].as_array().unwrap().iter().any(|l| l.as_str().unwrap().contains("LOAD_DEREF")));
-    for (c, v) in [(&cols[0], PythonVersion::V3_8), (&cols[2], PythonVersion::V3_13)] {
+    assert!(cols[1]["listing"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|l| l.as_str().unwrap().contains("LOAD_DEREF")));
+    for (c, v) in [
+        (&cols[0], PythonVersion::V3_8),
+        (&cols[2], PythonVersion::V3_13),
+    ] {
         match pyc_tests::find_interpreter(v) {
             Ok(_) => {
                 assert_eq!(c["origin"], "cpython", "{c}");
-                assert!(c["label"].as_str().unwrap().contains("CPython's own output"));
+                assert!(c["label"]
+                    .as_str()
+                    .unwrap()
+                    .contains("CPython's own output"));
                 assert!(!c["listing"].as_array().unwrap().is_empty(), "{c}");
             }
             Err(_) if oracles_required() => panic!("CPython {v} missing"),
@@ -152,8 +283,14 @@ fn every_pass_prints_for_the_stdlib() {
     let (mut ok, mut unsupported, mut refused) = (0usize, 0usize, 0usize);
     let mut failures = Vec::new();
     for path in &files {
-        let Ok(source) = std::fs::read(path) else { continue };
-        let input = Input { path, source: &source, target: V };
+        let Ok(source) = std::fs::read(path) else {
+            continue;
+        };
+        let input = Input {
+            path,
+            source: &source,
+            target: V,
+        };
         for pass in Pass::ALL {
             for format in [Format::Text, Format::Json] {
                 match catch_quietly(|| explain::render(&input, pass, None, format)) {
@@ -161,7 +298,9 @@ fn every_pass_prints_for_the_stdlib() {
                     Ok(Err(ExplainError::Unsupported(_))) => unsupported += 1,
                     Ok(Err(ExplainError::Source(_))) => refused += 1,
                     Ok(Err(e)) => failures.push(format!("{} {}: {e}", short(path), pass.name())),
-                    Err(panic) => failures.push(format!("{} {}: panic: {panic}", short(path), pass.name())),
+                    Err(panic) => {
+                        failures.push(format!("{} {}: panic: {panic}", short(path), pass.name()))
+                    }
                 }
             }
         }
@@ -191,9 +330,15 @@ fn stack_pass_agrees_with_dis_stack_effect() {
     let (mut units, mut ours, mut theirs, mut stacksize_differs) = (0usize, 0usize, 0usize, 0usize);
     let mut failures = Vec::new();
     for path in &files {
-        let Ok(source) = std::fs::read(path) else { continue };
-        let options = pyc_compiler::CompileOptions { target: V, optimize: 0 };
-        let compiled = catch_quietly(|| pyc_compiler::compile(&source, &path.to_string_lossy(), &options));
+        let Ok(source) = std::fs::read(path) else {
+            continue;
+        };
+        let options = pyc_compiler::CompileOptions {
+            target: V,
+            optimize: 0,
+        };
+        let compiled =
+            catch_quietly(|| pyc_compiler::compile(&source, &path.to_string_lossy(), &options));
         let code = match compiled {
             Ok(Ok(code)) => {
                 ours += 1;
@@ -218,12 +363,19 @@ fn stack_pass_agrees_with_dis_stack_effect() {
             let report = match explain::stack_report(c, V) {
                 Ok(r) => r,
                 Err(e) => {
-                    failures.push(format!("{} {q}: ours: {e}; dis: {}", short(path), r["error"]));
+                    failures.push(format!(
+                        "{} {q}: ours: {e}; dis: {}",
+                        short(path),
+                        r["error"]
+                    ));
                     continue;
                 }
             };
             if let Some(e) = r["error"].as_str() {
-                failures.push(format!("{} {q}: dis replay failed ({e}) where ours did not", short(path)));
+                failures.push(format!(
+                    "{} {q}: dis replay failed ({e}) where ours did not",
+                    short(path)
+                ));
                 continue;
             }
             let theirs: Vec<(i64, Option<i64>, Option<i64>)> = r["depths"]
@@ -239,9 +391,17 @@ fn stack_pass_agrees_with_dis_stack_effect() {
                 .collect();
             if mine != theirs {
                 let first = mine.iter().zip(&theirs).find(|(a, b)| a != b);
-                failures.push(format!("{} {q}: depths differ first at {first:?}", short(path)));
+                failures.push(format!(
+                    "{} {q}: depths differ first at {first:?}",
+                    short(path)
+                ));
             } else if r["max"].as_i64() != Some(report.max) {
-                failures.push(format!("{} {q}: max {} vs dis {}", short(path), report.max, r["max"]));
+                failures.push(format!(
+                    "{} {q}: max {} vs dis {}",
+                    short(path),
+                    report.max,
+                    r["max"]
+                ));
             }
             if report.max != i64::from(c.stacksize) {
                 stacksize_differs += 1;
@@ -254,7 +414,16 @@ fn stack_pass_agrees_with_dis_stack_effect() {
         files.len(),
         failures.len()
     );
-    assert!(failures.is_empty(), "{}", failures.iter().take(20).cloned().collect::<Vec<_>>().join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{}",
+        failures
+            .iter()
+            .take(20)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
     assert!(units > 0);
 }
 
@@ -262,12 +431,23 @@ fn chromium() -> Option<PathBuf> {
     ["chromium", "chromium-browser", "google-chrome"]
         .iter()
         .map(PathBuf::from)
-        .find(|p| Command::new(p).arg("--version").output().is_ok_and(|o| o.status.success()))
+        .find(|p| {
+            Command::new(p)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
 }
 
 fn headless(browser: &Path, args: &[&str]) -> Output {
     Command::new(browser)
-        .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--hide-scrollbars"])
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--hide-scrollbars",
+        ])
         .args(args)
         .output()
         .expect("runs the browser")
@@ -280,10 +460,20 @@ fn headless(browser: &Path, args: &[&str]) -> Output {
 fn html_page_highlights_partners_in_a_browser() {
     let dir = temp_dir("html");
     std::fs::write(dir.join("s.py"), SAMPLE).unwrap();
-    let out = pyc_build(&["explain", "--target", "3.11", "--html", "page.html", "s.py"], &dir);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = pyc_build(
+        &["explain", "--target", "3.11", "--html", "page.html", "s.py"],
+        &dir,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let page = std::fs::read_to_string(dir.join("page.html")).unwrap();
-    assert!(!page.contains("http://") || !page.contains("<script src"), "no external resources");
+    assert!(
+        !page.contains("http://") || !page.contains("<script src"),
+        "no external resources"
+    );
     assert!(!page.contains("<link"), "no external stylesheets");
     assert!(page.contains("<svg class=\"cfg\""), "flow graphs drawn");
     let Some(browser) = chromium() else {
@@ -296,9 +486,18 @@ fn html_page_highlights_partners_in_a_browser() {
     // the flow graph, and the other lines do not.
     let dom = headless(&browser, &["--dump-dom", &format!("{url}#line=5")]);
     let dom = String::from_utf8_lossy(&dom.stdout);
-    assert!(dom.contains("class=\"src hl\" data-line=\"5\""), "source line 5 highlighted");
-    assert!(dom.contains("class=\"ins hl\" data-id=\"u1o"), "an instruction of f highlighted");
-    assert!(dom.contains("class=\"ins cfg hl\""), "its flow graph instruction highlighted");
+    assert!(
+        dom.contains("class=\"src hl\" data-line=\"5\""),
+        "source line 5 highlighted"
+    );
+    assert!(
+        dom.contains("class=\"ins hl\" data-id=\"u1o"),
+        "an instruction of f highlighted"
+    );
+    assert!(
+        dom.contains("class=\"ins cfg hl\""),
+        "its flow graph instruction highlighted"
+    );
     assert!(!dom.contains("class=\"src hl\" data-line=\"4\""));
     // An instruction selected: its source line lights up and its columns are marked.
     let id = page
@@ -310,16 +509,33 @@ fn html_page_highlights_partners_in_a_browser() {
         .to_string();
     let dom = headless(&browser, &["--dump-dom", &format!("{url}#ins={id}")]);
     let dom = String::from_utf8_lossy(&dom.stdout);
-    assert!(dom.contains("class=\"src hl\" data-line=\"5\""), "its line highlighted");
-    assert!(dom.contains("<mark>x // n</mark>"), "its columns marked: {}", dom.lines().find(|l| l.contains("data-line=\"5\"")).unwrap_or(""));
+    assert!(
+        dom.contains("class=\"src hl\" data-line=\"5\""),
+        "its line highlighted"
+    );
+    assert!(
+        dom.contains("<mark>x // n</mark>"),
+        "its columns marked: {}",
+        dom.lines()
+            .find(|l| l.contains("data-line=\"5\""))
+            .unwrap_or("")
+    );
     let shot = dir.join("shot.png");
     let _ = headless(
         &browser,
-        &[&format!("--screenshot={}", shot.display()), "--window-size=1200,800", &format!("{url}#line=5")],
+        &[
+            &format!("--screenshot={}", shot.display()),
+            "--window-size=1200,800",
+            &format!("{url}#line=5"),
+        ],
     );
     let png = std::fs::read(&shot).expect("a screenshot");
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
-    assert!(png.len() > 10_000, "the screenshot has content ({} bytes)", png.len());
+    assert!(
+        png.len() > 10_000,
+        "the screenshot has content ({} bytes)",
+        png.len()
+    );
 }
 
 /// The tour's listings are what `explain` prints now: each ```text block that follows an
@@ -335,9 +551,16 @@ fn tour_listings_are_current() {
     // Example files.
     let mut i = 0;
     while i < lines.len() {
-        if let Some(name) = lines[i].strip_prefix("<!-- file: ").and_then(|l| l.strip_suffix(" -->")) {
+        if let Some(name) = lines[i]
+            .strip_prefix("<!-- file: ")
+            .and_then(|l| l.strip_suffix(" -->"))
+        {
             let start = i + 2;
-            let end = start + lines[start..].iter().position(|l| *l == "```").expect("closed block");
+            let end = start
+                + lines[start..]
+                    .iter()
+                    .position(|l| *l == "```")
+                    .expect("closed block");
             std::fs::write(dir.join(name), lines[start..end].join("\n") + "\n").unwrap();
             i = end;
         }
@@ -349,26 +572,50 @@ fn tour_listings_are_current() {
     let mut i = 0;
     while i < lines.len() {
         out.push(lines[i].to_string());
-        if let Some(args) = lines[i].strip_prefix("<!-- explain: ").and_then(|l| l.strip_suffix(" -->")) {
+        if let Some(args) = lines[i]
+            .strip_prefix("<!-- explain: ")
+            .and_then(|l| l.strip_suffix(" -->"))
+        {
             listings += 1;
             // `ARGS | lines A-B` shows lines A to B (1-based) of the output.
             let (command, excerpt) = match args.split_once(" | lines ") {
                 Some((c, range)) => {
                     let (a, b) = range.split_once('-').expect("lines A-B");
-                    (c, Some((a.parse::<usize>().unwrap(), b.parse::<usize>().unwrap())))
+                    (
+                        c,
+                        Some((a.parse::<usize>().unwrap(), b.parse::<usize>().unwrap())),
+                    )
                 }
                 None => (args, None),
             };
             let mut argv = vec!["explain"];
             argv.extend(command.split_whitespace());
             let result = pyc_build(&argv, &dir);
-            assert!(result.status.success(), "{args}: {}", String::from_utf8_lossy(&result.stderr));
+            assert!(
+                result.status.success(),
+                "{args}: {}",
+                String::from_utf8_lossy(&result.stderr)
+            );
             let mut now = String::from_utf8(result.stdout).unwrap();
             if let Some((a, b)) = excerpt {
-                now = now.lines().skip(a - 1).take(b + 1 - a).collect::<Vec<_>>().join("\n");
+                now = now
+                    .lines()
+                    .skip(a - 1)
+                    .take(b + 1 - a)
+                    .collect::<Vec<_>>()
+                    .join("\n");
             }
-            assert_eq!(lines[i + 1], "```text", "a text block follows the marker for {args}");
-            let end = i + 2 + lines[i + 2..].iter().position(|l| *l == "```").expect("closed block");
+            assert_eq!(
+                lines[i + 1],
+                "```text",
+                "a text block follows the marker for {args}"
+            );
+            let end = i
+                + 2
+                + lines[i + 2..]
+                    .iter()
+                    .position(|l| *l == "```")
+                    .expect("closed block");
             let was = lines[i + 2..end].join("\n");
             if was.trim_end() != now.trim_end() {
                 stale.push(args.to_string());
@@ -385,5 +632,8 @@ fn tour_listings_are_current() {
         std::fs::write(&path, out.join("\n") + "\n").unwrap();
         return;
     }
-    assert!(stale.is_empty(), "stale listings in docs/tour.md (PYC_BLESS=1 rewrites them): {stale:?}");
+    assert!(
+        stale.is_empty(),
+        "stale listings in docs/tour.md (PYC_BLESS=1 rewrites them): {stale:?}"
+    );
 }

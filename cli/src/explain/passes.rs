@@ -106,12 +106,31 @@ pub(super) fn build(
     }
 }
 
-/// Each code object with its qualified name, depth first in `co_consts` order.
+/// Each code object with its qualified name, depth first in `co_consts` order. Before 3.11
+/// code objects have no `co_qualname`: it is derived as CPython derives `__qualname__`.
 pub(super) fn named(code: &CodeObject) -> Vec<(String, &CodeObject)> {
-    code_objects(code)
-        .into_iter()
-        .map(|c| (c.qualname_or_name().to_string_lossy(), c))
-        .collect()
+    fn walk<'a>(
+        c: &'a CodeObject,
+        parent: Option<(&str, bool)>,
+        out: &mut Vec<(String, &'a CodeObject)>,
+    ) {
+        let name = c.name.to_string_lossy();
+        let q = match (&c.qualname, parent) {
+            (Some(q), _) => q.to_string_lossy(),
+            (None, None) => name,
+            (None, Some((p, _))) if p == "<module>" => name,
+            (None, Some((p, true))) => format!("{p}.<locals>.{name}"),
+            (None, Some((p, false))) => format!("{p}.{name}"),
+        };
+        let function = c.flags & pyc_assembler::code::flags::NEWLOCALS != 0;
+        out.push((q.clone(), c));
+        for n in c.nested_code() {
+            walk(n, Some((&q, function)), out);
+        }
+    }
+    let mut out = Vec::new();
+    walk(code, None, &mut out);
+    out
 }
 
 /// Pairs each snapshot with its code object and orders them as `dis` shows code objects.

@@ -124,7 +124,10 @@ pub(super) fn render(value: &Value, pass: Pass) -> String {
                     let line = i["line"].as_i64().map_or(String::new(), |l| l.to_string());
                     let depth = format!("{:>2} -> {:<2}", d(&i["before"]), d(&i["after"]));
                     let text = instr(i);
-                    let row = format!("{:>6}  {line:>4}  {depth}  {text:<40} {bar}", n(&i["offset"]));
+                    let row = format!(
+                        "{:>6}  {line:>4}  {depth}  {text:<40} {bar}",
+                        n(&i["offset"])
+                    );
                     let _ = writeln!(out, "{}", row.trim_end());
                 }
                 let _ = writeln!(
