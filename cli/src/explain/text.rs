@@ -137,6 +137,13 @@ pub(super) fn render(value: &Value, pass: Pass) -> String {
                     n(&u["co_stacksize"]),
                     s(&u["reason"])
                 );
+                if n(&u["max"]) < n(&u["co_stacksize"]) {
+                    out.push_str(
+                        "co_stacksize is larger: the compiler's stackdepth() also counted code that \
+                         no path reaches in the final bytecode (instructions shown with ?), such as \
+                         the handler of a try body that cannot raise\n",
+                    );
+                }
             }
         }
         Pass::Lines => {
