@@ -253,7 +253,7 @@ fn code_objects(code: &CodeObject) -> Vec<&CodeObject> {
 }
 
 /// The units `function` selects (all when `None`), or a usage error listing the names.
-fn select<'a, T>(
+fn select<T>(
     units: Vec<(String, T)>,
     function: Option<&str>,
 ) -> Result<Vec<(String, T)>, ExplainError> {

@@ -118,7 +118,7 @@ pub(super) fn named(code: &CodeObject) -> Vec<(String, &CodeObject)> {
         let q = match (&c.qualname, parent) {
             (Some(q), _) => q.to_string_lossy(),
             (None, None) => name,
-            (None, Some((p, _))) if p == "<module>" => name,
+            (None, Some(("<module>", _))) => name,
             (None, Some((p, true))) => format!("{p}.<locals>.{name}"),
             (None, Some((p, false))) => format!("{p}.{name}"),
         };
