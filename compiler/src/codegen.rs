@@ -35,6 +35,7 @@ mod flow;
 mod func;
 mod pattern;
 mod stmt;
+mod trace;
 
 use ir::{Block, BlockId, Instr, Loc, Op};
 
@@ -275,6 +276,8 @@ pub struct Compiler<'a> {
     pub nestlevel: u32,
     /// Whether an `await` at module level is allowed (never, for files).
     pub interactive: bool,
+    /// Snapshots of each unit's blocks for `pyc-build explain`, when asked for.
+    pub(crate) trace: Option<Vec<crate::explain::UnitSnapshot>>,
 }
 
 /// Compiles a folded module to its code object for 3.11.
@@ -289,6 +292,26 @@ pub fn compile_module<'a>(
     v: PythonVersion,
     optimize: u8,
 ) -> CResult<CodeObject> {
+    let (code, _) = compile_module_traced(
+        module, source, lines, table, folded, filename, v, optimize, false,
+    )?;
+    Ok(code)
+}
+
+/// [`compile_module`], also returning a snapshot of every unit's blocks after codegen and
+/// after optimisation when `trace` is set (children before their parent).
+#[allow(clippy::too_many_arguments)]
+pub fn compile_module_traced<'a>(
+    module: &'a ast::ModModule,
+    source: &'a str,
+    lines: &'a LineIndex,
+    table: &'a SymbolTable,
+    folded: &'a Folded,
+    filename: &str,
+    v: PythonVersion,
+    optimize: u8,
+    trace: bool,
+) -> CResult<(CodeObject, Vec<crate::explain::UnitSnapshot>)> {
     let u = Unit::new(
         table,
         SymbolTable::ROOT,
@@ -309,11 +332,13 @@ pub fn compile_module<'a>(
         stack: Vec::new(),
         nestlevel: 0,
         interactive: false,
+        trace: trace.then(Vec::new),
     };
     c.start_unit();
     c.u.loc.lineno = 1;
     c.body(&module.body)?;
-    c.assemble(true)
+    let code = c.assemble(true)?;
+    Ok((code, c.trace.unwrap_or_default()))
 }
 
 impl<'a> Unit<'a> {
