@@ -25,6 +25,8 @@ pub struct CheckOptions<'a> {
     pub target: Option<PythonVersion>,
     pub python: Option<&'a Path>,
     pub jobs: Option<usize>,
+    /// `-O` level for both compilers (0, 1 or 2).
+    pub optimize: u8,
 }
 
 /// The verdict on one file.
@@ -48,7 +50,7 @@ pub fn run(opts: &CheckOptions) -> ExitCode {
     };
     let options = CompileOptions {
         target,
-        optimize: 0,
+        optimize: opts.optimize,
     };
     if let Err(e @ CompileError::UnsupportedTarget(_)) =
         pyc_compiler::compile(b"", "<probe>", &options)

@@ -54,6 +54,11 @@ struct CheckArgs {
     /// CPUs).
     #[arg(long, short, value_name = "N")]
     jobs: Option<usize>,
+
+    /// Optimization level of both compilations, as `-O` (1) and `-OO` (2) set it.
+    #[arg(long, short = 'O', value_name = "LEVEL", default_value_t = 0,
+          value_parser = clap::value_parser!(u8).range(0..=2))]
+    optimize: u8,
 }
 
 #[derive(Args, Debug)]
@@ -102,19 +107,40 @@ struct ExplainArgs {
     /// The source file.
     file: PathBuf,
 
-    /// The pass to show.
-    #[arg(long = "pass", value_enum, default_value = "symtable")]
-    pass: Pass,
+    /// The pass to show: tokens, ast, fold (after constant folding), symtable, codegen
+    /// (instructions with pseudo-instructions, before optimisation), cfg (basic blocks after
+    /// optimisation), stack (depth before and after each instruction), lines (the location
+    /// table next to the source), exceptions (the exception table), marshal (the pyc, annotated).
+    #[arg(long = "pass", default_value = "symtable")]
+    pass: pyc_build::explain::Pass,
 
     /// The CPython version whose rules apply (default: the version of `python3` on PATH).
     #[arg(long, value_name = "3.X")]
     target: Option<PythonVersion>,
+
+    /// Show only the code object with this qualified name (`co_qualname`, e.g. `C.f.<locals>.g`).
+    #[arg(long, value_name = "QUALNAME")]
+    function: Option<String>,
+
+    /// Output format: text, json (docs/explain-json.md) or dot (Graphviz, cfg pass only).
+    #[arg(long, value_enum, default_value = "text")]
+    format: ExplainFormat,
+
+    /// Write one self-contained HTML page (source and bytecode linked, with flow graphs) here.
+    #[arg(long, value_name = "OUT.html", conflicts_with_all = ["compare"])]
+    html: Option<PathBuf>,
+
+    /// Show the code object compiled for several targets side by side (e.g. 3.8,3.11,3.13);
+    /// targets pyc-build cannot compile for yet show that CPython's own output, labelled.
+    #[arg(long, value_name = "3.X,...", value_delimiter = ',')]
+    compare: Vec<PythonVersion>,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
-enum Pass {
-    /// The scope tree with each name's resolution (LOCAL, CELL, FREE, GLOBAL, ...).
-    Symtable,
+enum ExplainFormat {
+    Text,
+    Json,
+    Dot,
 }
 
 fn main() -> ExitCode {
@@ -128,6 +154,7 @@ fn main() -> ExitCode {
             target: args.target,
             python: args.python.as_deref(),
             jobs: args.jobs,
+            optimize: args.optimize,
         }),
         None => build(&cli.build),
     }
@@ -263,38 +290,70 @@ fn report_asm_errors(path: &std::path::Path, text: &str, errors: &[pyc_assembler
 }
 
 fn explain(args: &ExplainArgs) -> ExitCode {
-    let target = match args.target.map_or_else(default_target, Ok) {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("pyc-build: error: {e}");
-            return ExitCode::from(2);
-        }
-    };
+    use pyc_build::explain::{self as ex, ExplainError, Format};
     let source = match std::fs::read(&args.file) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("pyc-build: error: {}: {e}", args.file.display());
-            return ExitCode::FAILURE;
+            return ExitCode::from(2);
         }
     };
-    match args.pass {
-        Pass::Symtable => match pyc_compiler::symbol_table(&source, target) {
-            Ok(table) => {
-                print!("{}", pyc_compiler::symtable::explain(&table));
-                ExitCode::SUCCESS
-            }
-            Err(d) => {
-                eprintln!(
-                    "{}:{}:{}: {}: {}",
-                    args.file.display(),
-                    d.line,
-                    d.column,
-                    d.kind.name(),
-                    d.message
-                );
-                ExitCode::FAILURE
-            }
-        },
+    let target = match args.target.map_or_else(default_target, Ok) {
+        Ok(t) => t,
+        Err(e) if args.compare.is_empty() => {
+            eprintln!("pyc-build: error: {e}");
+            return ExitCode::from(2);
+        }
+        Err(_) => PythonVersion::V3_11,
+    };
+    let input = ex::Input {
+        path: &args.file,
+        source: &source,
+        target,
+    };
+    let format = match args.format {
+        ExplainFormat::Text => Format::Text,
+        ExplainFormat::Json => Format::Json,
+        ExplainFormat::Dot => Format::Dot,
+    };
+    let function = args.function.as_deref();
+    let result = if let Some(out) = &args.html {
+        ex::render_html(&input).and_then(|page| {
+            std::fs::write(out, page)
+                .map(|()| String::new())
+                .map_err(|e| ExplainError::Usage(format!("{}: {e}", out.display())))
+        })
+    } else if !args.compare.is_empty() {
+        ex::render_compare(
+            &input,
+            &args.compare,
+            function,
+            format,
+            &check::find_interpreter,
+        )
+    } else {
+        ex::render(&input, args.pass, function, format)
+    };
+    match result {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!(
+                "pyc-build: {}{e}",
+                if matches!(e, ExplainError::Usage(_)) {
+                    "error: "
+                } else {
+                    ""
+                }
+            );
+            ExitCode::from(match e {
+                ExplainError::Source(_) => 1,
+                ExplainError::Usage(_) => 2,
+                ExplainError::Unsupported(_) => 3,
+            })
+        }
     }
 }
 

@@ -35,6 +35,7 @@ mod flow;
 mod func;
 mod pattern;
 mod stmt;
+mod trace;
 
 use ir::{Block, BlockId, Instr, Loc, Op};
 
@@ -198,6 +199,33 @@ fn const_key(c: &Constant, out: &mut Vec<u8>) {
     }
 }
 
+/// Whether a constant holds a float NaN anywhere (CPython never merges those).
+fn has_nan(c: &Constant) -> bool {
+    match c {
+        Constant::Float(f) => f.is_nan(),
+        Constant::Complex { re, im } => re.is_nan() || im.is_nan(),
+        Constant::Tuple(items) | Constant::FrozenSet(items) => items.iter().any(has_nan),
+        _ => false,
+    }
+}
+
+/// CPython's equality of code objects (`code_richcompare`): all but the qualified name,
+/// filename and stack size.
+fn same_code(a: &CodeObject, b: &CodeObject) -> bool {
+    a.name == b.name
+        && a.argcount == b.argcount
+        && a.posonlyargcount == b.posonlyargcount
+        && a.kwonlyargcount == b.kwonlyargcount
+        && a.flags == b.flags
+        && a.firstlineno == b.firstlineno
+        && a.code == b.code
+        && a.consts == b.consts
+        && a.names == b.names
+        && a.locals == b.locals
+        && a.linetable == b.linetable
+        && a.exceptiontable == b.exceptiontable
+}
+
 /// The state of one code object being compiled (`struct compiler_unit`).
 pub struct Unit<'a> {
     /// Its scope in the symbol table (`u_ste`).
@@ -248,6 +276,8 @@ pub struct Compiler<'a> {
     pub nestlevel: u32,
     /// Whether an `await` at module level is allowed (never, for files).
     pub interactive: bool,
+    /// Snapshots of each unit's blocks for `pyc-build explain`, when asked for.
+    pub(crate) trace: Option<Vec<crate::explain::UnitSnapshot>>,
 }
 
 /// Compiles a folded module to its code object for 3.11.
@@ -262,6 +292,26 @@ pub fn compile_module<'a>(
     v: PythonVersion,
     optimize: u8,
 ) -> CResult<CodeObject> {
+    let (code, _) = compile_module_traced(
+        module, source, lines, table, folded, filename, v, optimize, false,
+    )?;
+    Ok(code)
+}
+
+/// [`compile_module`], also returning a snapshot of every unit's blocks after codegen and
+/// after optimisation when `trace` is set (children before their parent).
+#[allow(clippy::too_many_arguments)]
+pub fn compile_module_traced<'a>(
+    module: &'a ast::ModModule,
+    source: &'a str,
+    lines: &'a LineIndex,
+    table: &'a SymbolTable,
+    folded: &'a Folded,
+    filename: &str,
+    v: PythonVersion,
+    optimize: u8,
+    trace: bool,
+) -> CResult<(CodeObject, Vec<crate::explain::UnitSnapshot>)> {
     let u = Unit::new(
         table,
         SymbolTable::ROOT,
@@ -282,11 +332,13 @@ pub fn compile_module<'a>(
         stack: Vec::new(),
         nestlevel: 0,
         interactive: false,
+        trace: trace.then(Vec::new),
     };
     c.start_unit();
     c.u.loc.lineno = 1;
     c.body(&module.body)?;
-    c.assemble(true)
+    let code = c.assemble(true)?;
+    Ok((code, c.trace.unwrap_or_default()))
 }
 
 impl<'a> Unit<'a> {
@@ -590,7 +642,20 @@ impl<'a> Compiler<'a> {
     /// `compiler_add_const`: the index of `c` in `co_consts`, adding it if new. Equal constants
     /// (by CPython's constant key) share an index; code objects never do.
     pub fn add_const(&mut self, c: Constant) -> u32 {
-        if matches!(c, Constant::Code(_)) {
+        let fresh = match &c {
+            // A code object's key is its contents (`code_richcompare`): a body compiled twice
+            // (a `while` test, a `finally` block) makes one constant of its functions.
+            Constant::Code(code) => {
+                let same = |k: &Constant| matches!(k, Constant::Code(k) if same_code(k, code));
+                if let Some(i) = self.u.consts.iter().position(same) {
+                    return i as u32;
+                }
+                true
+            }
+            // A NaN is unequal to every other object, so nothing holding one is merged.
+            c => has_nan(c),
+        };
+        if fresh {
             self.u.consts.push(c);
             return self.u.consts.len() as u32 - 1;
         }

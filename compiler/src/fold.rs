@@ -82,7 +82,7 @@ mod literal;
 mod number;
 mod value;
 
-pub use literal::{is_literal, literal};
+pub use literal::{decode_escapes, is_literal, literal};
 pub use value::{frozenset, truth};
 
 /// What constant folding decided about a module: the constant of every folded expression.

@@ -15,12 +15,12 @@ use pyc_assembler::{CodeObject, PythonVersion};
 pub mod checks;
 pub mod codegen;
 pub mod diagnostic;
+pub mod explain;
 pub mod fold;
 pub mod parse;
 pub mod source;
 mod stack;
 pub mod symtable;
-pub mod unparse;
 
 pub use diagnostic::{Diagnostic, ErrorKind};
 
@@ -94,6 +94,16 @@ pub fn compile(
     filename: &str,
     options: &CompileOptions,
 ) -> Result<CodeObject, CompileError> {
+    compile_inner(source, filename, options, false).map(|(code, _)| code)
+}
+
+/// [`compile`], with the snapshots `pyc-build explain` shows when `trace` is set.
+fn compile_inner(
+    source: &[u8],
+    filename: &str,
+    options: &CompileOptions,
+    trace: bool,
+) -> Result<(CodeObject, Vec<explain::UnitSnapshot>), CompileError> {
     let v = options.target;
     if !v.has_codegen() {
         return Err(CompileError::UnsupportedTarget(v));
@@ -105,7 +115,7 @@ pub fn compile(
     checks::check(&parsed.module, &table, &parsed.lines, v).map_err(CompileError::Source)?;
     let optimize = options.optimize;
     let result = stack::with_large_stack("codegen", || {
-        codegen::compile_module(
+        codegen::compile_module_traced(
             &parsed.module,
             &text,
             &parsed.lines,
@@ -114,6 +124,7 @@ pub fn compile(
             filename,
             v,
             optimize,
+            trace,
         )
     });
     result.map_err(|e| match e {

@@ -380,6 +380,65 @@ def op_fold(req):
     return {"results": results}
 
 
+def stack_replay(code):
+    """Depth before and after each instruction of one code object, replayed with this
+    interpreter's own dis.stack_effect over jumps and the exception table."""
+    instrs = list(dis.get_instructions(code))
+    index = {i.offset: n for n, i in enumerate(instrs)}
+    entries = dis._parse_exception_table(code) if hasattr(dis, "_parse_exception_table") else []
+    gen = 0x20 | 0x80 | 0x200  # CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR
+    start = 1 if sys.version_info[:2] == (3, 11) and code.co_flags & gen else 0
+    before = [None] * len(instrs)
+    after = [None] * len(instrs)
+    stops = {"JUMP_ABSOLUTE", "JUMP_FORWARD", "JUMP_BACKWARD", "JUMP_BACKWARD_NO_INTERRUPT",
+             "RETURN_VALUE", "RETURN_CONST", "RAISE_VARARGS", "RERAISE"}
+    work = []
+
+    def reach(n, depth):
+        if depth < 0:
+            raise ValueError("negative depth at %d" % instrs[n].offset)
+        if before[n] is None:
+            before[n] = depth
+            work.append(n)
+        elif before[n] != depth:
+            raise ValueError("offset %d reached with %d and %d" % (instrs[n].offset, before[n], depth))
+
+    if instrs:
+        reach(0, start)
+    while work:
+        n = work.pop()
+        ins = instrs[n]
+        depth = before[n]
+        arg = ins.arg if ins.opcode >= dis.HAVE_ARGUMENT else None
+        for e in entries:
+            if e.start <= ins.offset < e.end:
+                reach(index[e.target], e.depth + int(e.lasti) + 1)
+                break
+        effect = dis.stack_effect(ins.opcode, arg, jump=False)
+        if ins.opcode in dis.hasjrel or ins.opcode in dis.hasjabs:
+            target = ins.argval
+            reach(index[target], depth + dis.stack_effect(ins.opcode, arg, jump=True))
+        after[n] = depth + effect
+        if ins.opname not in stops and n + 1 < len(instrs):
+            reach(n + 1, depth + effect)
+    seen = [d for d in before + after if d is not None]
+    return {"qualname": getattr(code, "co_qualname", code.co_name),
+            "depths": [[i.offset, before[n], after[n]] for n, i in enumerate(instrs)],
+            "max": max(seen) if seen else 0, "stacksize": code.co_stacksize}
+
+
+def op_stack_replay(req):
+    """For marshalled code (ours or CPython's), every code object's depths, depth first."""
+    code = marshal.loads(unb64(req["marshal"]))
+    out = []
+    for c in walk(code):
+        try:
+            out.append(stack_replay(c))
+        except (ValueError, KeyError) as e:
+            out.append({"qualname": getattr(c, "co_qualname", c.co_name), "error": str(e)})
+    return {"units": out}
+
+
 def op_stdlib(req):
     import sysconfig
     return {"path": sysconfig.get_paths()["stdlib"]}

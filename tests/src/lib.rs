@@ -152,7 +152,12 @@ impl Oracle {
 
     /// `marshal.dumps(compile(source_of(path)))`, or the compile error as JSON.
     pub fn compile(&mut self, path: &Path) -> Result<Vec<u8>, Value> {
-        let reply = self.request(json!({"op": "compile", "path": path}));
+        self.compile_optimized(path, 0)
+    }
+
+    /// [`Oracle::compile`] at `-O` level `optimize`.
+    pub fn compile_optimized(&mut self, path: &Path, optimize: u8) -> Result<Vec<u8>, Value> {
+        let reply = self.request(json!({"op": "compile", "path": path, "optimize": optimize}));
         if reply["ok"].as_bool() == Some(true) {
             Ok(unb64(&reply["marshal"]))
         } else {

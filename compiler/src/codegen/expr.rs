@@ -7,7 +7,7 @@ use pyc_assembler::Constant;
 use ruff_python_ast::{self as ast, BoolOp, CmpOp, Expr, ExprContext, UnaryOp};
 use ruff_text_size::TextRange;
 
-use super::ir::{BlockId, Op};
+use super::ir::{BlockId, Loc, Op};
 use super::{CResult, Compiler, Ctx};
 use crate::fold;
 
@@ -60,8 +60,13 @@ impl<'a> Compiler<'a> {
     /// own: a generator expression that is a call's only argument spans the call's
     /// parentheses, which ruff leaves out of its range.
     pub(crate) fn visit_expr_at(&mut self, e: &'a Expr, range: TextRange) -> CResult {
+        self.visit_expr_loc(e, self.loc_of(range))
+    }
+
+    /// `compiler_visit_expr` with `e` at `loc`.
+    pub(crate) fn visit_expr_loc(&mut self, e: &'a Expr, loc: Loc) -> CResult {
         let old = self.u.loc;
-        self.u.loc = self.loc_of(range);
+        self.u.loc = loc;
         let result = self.visit_expr1(e);
         self.u.loc = old;
         result

@@ -40,6 +40,7 @@ impl<'a> Compiler<'a> {
             }
             self.addop(Op::RETURN_VALUE);
         }
+        self.trace_codegen();
         let table = self.v.opcodes();
         let blocks = std::mem::take(&mut self.u.blocks);
         let mut g = Cfg::new(blocks, self.u.entry.0 as usize)?;
@@ -81,6 +82,18 @@ impl<'a> Compiler<'a> {
             g.clean_basic_block(b);
         }
         g.normalize_jumps()?;
+        if self.tracing() {
+            let chain = g.chain().into_iter();
+            let blocks = chain.map(|b| {
+                (
+                    b,
+                    g.blocks[b].instrs.clone(),
+                    g.blocks[b].next,
+                    g.blocks[b].startdepth,
+                )
+            });
+            self.trace_cfg(blocks.collect(), &consts);
+        }
         g.assemble_jump_offsets(table)?;
         let code = g.emit_code(table)?;
         let linetable = g.emit_locations(table, self.u.firstlineno)?;

@@ -461,20 +461,7 @@ impl<'a> Compiler<'a> {
             flags |= MAKE_CLOSURE;
             self.addop_i(Op::BUILD_TUPLE, freevars.len() as u32);
         }
-        // Equal code objects are one constant (`_PyCode_ConstantKey` keys a code object by
-        // itself): a body compiled twice (a `while` test, a `finally` block) makes the same
-        // function twice.
-        let same = |c: &Constant| match c {
-            Constant::Code(k) => {
-                k.firstlineno == code.firstlineno && k.name == code.name && **k == code
-            }
-            _ => false,
-        };
-        let i = match self.u.consts.iter().position(same) {
-            Some(i) => i as u32,
-            None => self.add_const(Constant::Code(Box::new(code))),
-        };
-        self.addop_i(Op::LOAD_CONST, i);
+        self.load_const(Constant::Code(Box::new(code)));
         self.addop_i(Op::MAKE_FUNCTION, flags);
         Ok(())
     }

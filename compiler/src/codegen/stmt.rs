@@ -6,7 +6,7 @@
 //! its `elif` keyword and ending where the whole `if` statement ends.
 
 use pyc_assembler::{Constant, PyStr};
-use ruff_python_ast::{self as ast, Expr, Operator, Stmt};
+use ruff_python_ast::{self as ast, Expr, Stmt};
 use ruff_text_size::{Ranged, TextRange, TextSize};
 
 use super::ir::{BlockId, Op};
@@ -54,7 +54,10 @@ impl<'a> Compiler<'a> {
             Stmt::For(f) if f.is_async => self.async_for(f),
             Stmt::For(f) => self.for_stmt(f),
             Stmt::While(w) => self.while_stmt(w),
-            Stmt::If(i) => self.if_stmt(&i.test, &i.body, &i.elif_else_clauses, i.range.end()),
+            Stmt::If(i) => {
+                let end = self.block_end(i.range.end());
+                self.if_stmt(&i.test, &i.body, &i.elif_else_clauses, end)
+            }
             Stmt::Match(m) => self.match_stmt(m),
             Stmt::Raise(r) => {
                 let mut n = 0;
@@ -102,15 +105,24 @@ impl<'a> Compiler<'a> {
     }
 
     /// A statement's range as CPython's AST has it: a decorated `def` or `class` starts at
-    /// its keyword (`async` included).
-    fn stmt_range(&self, s: &Stmt) -> TextRange {
+    /// its keyword (`async` included), and a compound statement ends at the last token of
+    /// its block (see [`Compiler::block_end`]).
+    pub fn stmt_range(&self, s: &Stmt) -> TextRange {
+        let range = s.range();
         let (decorated, name, keyword) = match s {
             Stmt::FunctionDef(f) => (!f.decorator_list.is_empty(), f.name.range, "def"),
             Stmt::ClassDef(c) => (!c.decorator_list.is_empty(), c.name.range, "class"),
-            _ => return s.range(),
+            Stmt::If(_)
+            | Stmt::For(_)
+            | Stmt::While(_)
+            | Stmt::With(_)
+            | Stmt::Try(_)
+            | Stmt::Match(_) => return self.compound_range(range),
+            _ => return range,
         };
+        let end = self.block_end(range.end());
         if !decorated {
-            return s.range();
+            return TextRange::new(range.start(), end);
         }
         let bytes = self.source.as_bytes();
         let back = |mut i: usize| {
@@ -123,8 +135,32 @@ impl<'a> Compiler<'a> {
         if matches!(s, Stmt::FunctionDef(f) if f.is_async) {
             start = back(start).saturating_sub("async".len());
         }
-        let start = TextSize::try_from(start).unwrap_or(s.range().start());
-        TextRange::new(start.max(s.range().start()), s.range().end())
+        let start = TextSize::try_from(start).unwrap_or(range.start());
+        TextRange::new(start.max(range.start()), end)
+    }
+
+    /// Where CPython ends a block that ends at `end` in ruff's AST: at its last token, which
+    /// is the `;` a last simple statement may be followed by (`if a: b;`). Compound
+    /// statements and `except` handlers end there.
+    pub fn block_end(&self, end: TextSize) -> TextSize {
+        let rest = self
+            .source
+            .as_bytes()
+            .get(usize::from(end)..)
+            .unwrap_or_default();
+        let blanks = rest
+            .iter()
+            .take_while(|&&b| matches!(b, b' ' | b'\t' | b'\x0c'))
+            .count();
+        match rest.get(blanks) {
+            Some(b';') => end + TextSize::try_from(blanks + 1).unwrap_or_default(),
+            _ => end,
+        }
+    }
+
+    /// The range of a compound statement or `except` handler as CPython's AST has it.
+    fn compound_range(&self, range: TextRange) -> TextRange {
+        TextRange::new(range.start(), self.block_end(range.end()))
     }
 
     /// `compiler_visit_stmt_expr`: a constant expression statement is a `NOP`, any other is
@@ -252,7 +288,7 @@ impl<'a> Compiler<'a> {
                 if info.kind == FBlockType::AsyncWith {
                     self.addop_i(Op::GET_AWAITABLE, 2);
                     self.load_const(Constant::None);
-                    self.add_yield_from_await();
+                    self.add_yield_from(true);
                 }
                 self.addop(Op::POP_TOP);
                 // The exit call should appear to execute after the statement causing the
@@ -314,20 +350,6 @@ impl<'a> Compiler<'a> {
         let found = self.unwind_fblock_stack(preserve_tos, stop_at_loop, node)?;
         self.u.fblocks.push(top);
         Ok(found)
-    }
-
-    /// `compiler_add_yield_from(c, 1)`: the `SEND`/`YIELD_VALUE` loop of an `await`.
-    fn add_yield_from_await(&mut self) {
-        let start = self.new_block();
-        let resume = self.new_block();
-        let exit = self.new_block();
-        self.use_next_block(start);
-        self.addop_j(Op::SEND, exit);
-        self.use_next_block(resume);
-        self.addop(Op::YIELD_VALUE);
-        self.addop_i(Op::RESUME, 3);
-        self.addop_j(Op::JUMP_NO_INTERRUPT, start);
-        self.use_next_block(exit);
     }
 
     // ---- return, break, continue --------------------------------------------------------
@@ -445,7 +467,7 @@ impl<'a> Compiler<'a> {
         self.jump_if(&s.test, anchor, false)?;
         self.use_next_block(body);
         self.visit_stmts(&s.body)?;
-        self.set_loc(s);
+        self.u.loc = self.loc_of(self.compound_range(s.range));
         self.jump_if(&s.test, body, true)?;
         self.pop_fblock(FBlockType::WhileLoop);
         self.use_next_block(anchor);
@@ -494,7 +516,7 @@ impl<'a> Compiler<'a> {
         self.addop_j(Op::SETUP_FINALLY, except);
         self.addop(Op::GET_ANEXT);
         self.load_const(Constant::None);
-        self.add_yield_from_await();
+        self.add_yield_from(true);
         self.addop(Op::POP_BLOCK);
         // Success block for __anext__.
         self.visit_expr(&s.target)?;
@@ -586,7 +608,7 @@ impl<'a> Compiler<'a> {
         )?;
         for (i, handler) in s.handlers.iter().enumerate() {
             let ast::ExceptHandler::ExceptHandler(handler) = handler;
-            self.set_loc(handler);
+            self.u.loc = self.loc_of(self.compound_range(handler.range));
             if handler.type_.is_none() && i + 1 < n {
                 return Err(self.error("default 'except:' must be last", handler));
             }
@@ -701,7 +723,7 @@ impl<'a> Compiler<'a> {
         )?;
         for (i, handler) in s.handlers.iter().enumerate() {
             let ast::ExceptHandler::ExceptHandler(handler) = handler;
-            self.set_loc(handler);
+            self.u.loc = self.loc_of(self.compound_range(handler.range));
             let handler_loc = self.u.loc;
             except = self.new_block();
             let except_with_error = self.new_block();
@@ -831,7 +853,7 @@ impl<'a> Compiler<'a> {
             FBlockType::With,
             block,
             Some(fin),
-            FBlockDatum::With(s.range),
+            FBlockDatum::With(self.compound_range(s.range)),
             s,
         )?;
         match &item.optional_vars {
@@ -849,7 +871,7 @@ impl<'a> Compiler<'a> {
         self.addop(Op::POP_BLOCK);
         self.pop_fblock(FBlockType::With);
         // Success: call __exit__(None, None, None).
-        self.set_loc(s);
+        self.u.loc = self.loc_of(self.compound_range(s.range));
         self.call_exit_with_nones();
         self.addop(Op::POP_TOP);
         self.addop_j(Op::JUMP, exit);
@@ -879,7 +901,7 @@ impl<'a> Compiler<'a> {
         self.addop(Op::BEFORE_ASYNC_WITH);
         self.addop_i(Op::GET_AWAITABLE, 1);
         self.load_const(Constant::None);
-        self.add_yield_from_await();
+        self.add_yield_from(true);
         self.addop_j(Op::SETUP_WITH, fin);
         // SETUP_WITH pushes a finally block.
         self.use_next_block(block);
@@ -887,7 +909,7 @@ impl<'a> Compiler<'a> {
             FBlockType::AsyncWith,
             block,
             Some(fin),
-            FBlockDatum::With(s.range),
+            FBlockDatum::With(self.compound_range(s.range)),
             s,
         )?;
         match &item.optional_vars {
@@ -903,11 +925,11 @@ impl<'a> Compiler<'a> {
         self.pop_fblock(FBlockType::AsyncWith);
         self.addop(Op::POP_BLOCK);
         // Success: call __aexit__(None, None, None).
-        self.set_loc(s);
+        self.u.loc = self.loc_of(self.compound_range(s.range));
         self.call_exit_with_nones();
         self.addop_i(Op::GET_AWAITABLE, 2);
         self.load_const(Constant::None);
-        self.add_yield_from_await();
+        self.add_yield_from(true);
         self.addop(Op::POP_TOP);
         self.addop_j(Op::JUMP, exit);
         // Exception.
@@ -917,7 +939,7 @@ impl<'a> Compiler<'a> {
         self.addop(Op::WITH_EXCEPT_START);
         self.addop_i(Op::GET_AWAITABLE, 2);
         self.load_const(Constant::None);
-        self.add_yield_from_await();
+        self.add_yield_from(true);
         self.with_except_finish(cleanup);
         self.use_next_block(exit);
         Ok(())
@@ -970,7 +992,7 @@ impl<'a> Compiler<'a> {
         }
         self.u.loc = old;
         self.visit_expr(&s.value)?;
-        self.addop_i(Op::BINARY_OP, binary_op_arg(s.op, true));
+        self.addop_binary(&s.op, true);
         self.set_loc(e);
         match e {
             Expr::Attribute(a) => {
@@ -1015,16 +1037,6 @@ impl<'a> Compiler<'a> {
         }
     }
 
-    /// `compiler_visit_annexpr` for an annotated assignment: under `from __future__ import
-    /// annotations`, an annotation is the string `ast.unparse` would write for it.
-    fn annassign_annexpr(&mut self, annotation: &'a Expr) -> CResult {
-        let Some(text) = crate::unparse::unparse(annotation, self.source, self.v) else {
-            return Err(self.unsupported("postponed annotation with an f-string", annotation));
-        };
-        self.load_const(Constant::Str(PyStr::from(text.as_str())));
-        Ok(())
-    }
-
     /// `compiler_annassign`.
     fn annassign(&mut self, s: &'a ast::StmtAnnAssign) -> CResult {
         let target = &*s.target;
@@ -1043,7 +1055,7 @@ impl<'a> Compiler<'a> {
                 // A simple name in a module or class stores its annotation.
                 if s.simple && module_or_class {
                     if future {
-                        self.annassign_annexpr(&s.annotation)?;
+                        self.visit_annexpr(&s.annotation)?;
                     } else {
                         self.visit_expr(&s.annotation)?;
                     }
@@ -1169,30 +1181,5 @@ impl<'a> Compiler<'a> {
         // Remove the imported module.
         self.addop(Op::POP_TOP);
         Ok(())
-    }
-}
-
-/// The `BINARY_OP` argument of an operator (`NB_*`; the in-place forms follow the plain
-/// ones).
-fn binary_op_arg(op: Operator, inplace: bool) -> u32 {
-    let base = match op {
-        Operator::Add => 0,
-        Operator::BitAnd => 1,
-        Operator::FloorDiv => 2,
-        Operator::LShift => 3,
-        Operator::MatMult => 4,
-        Operator::Mult => 5,
-        Operator::Mod => 6,
-        Operator::BitOr => 7,
-        Operator::Pow => 8,
-        Operator::RShift => 9,
-        Operator::Sub => 10,
-        Operator::Div => 11,
-        Operator::BitXor => 12,
-    };
-    if inplace {
-        base + 13
-    } else {
-        base
     }
 }

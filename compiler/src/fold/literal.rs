@@ -82,7 +82,7 @@ fn string_value(s: &ExprStringLiteral, source: &str) -> PyStr {
 /// Decodes the body of a non-raw string literal into code points, as CPython's
 /// `decode_unicode_with_escapes`; `None` for `\N{...}` (left to ruff's decoding) or a
 /// malformed escape.
-fn decode_escapes(body: &str) -> Option<Vec<u32>> {
+pub fn decode_escapes(body: &str) -> Option<Vec<u32>> {
     let mut out = Vec::with_capacity(body.len());
     let mut chars = body.chars().peekable();
     let hex = |chars: &mut std::iter::Peekable<std::str::Chars>, n: usize| -> Option<u32> {

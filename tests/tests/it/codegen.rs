@@ -19,16 +19,20 @@ use serde_json::Value;
 
 const V: PythonVersion = PythonVersion::V3_11;
 
-fn options() -> CompileOptions {
+fn options(optimize: u8) -> CompileOptions {
     CompileOptions {
         target: V,
-        optimize: 0,
+        optimize,
     }
 }
 
 /// Our compile of a file; a panic is `Err` with its message.
-fn compile_ours(path: &Path, source: &[u8]) -> Result<Result<CodeObject, CompileError>, String> {
-    catch_quietly(|| pyc_compiler::compile(source, &path.to_string_lossy(), &options()))
+fn compile_ours(
+    path: &Path,
+    source: &[u8],
+    optimize: u8,
+) -> Result<Result<CodeObject, CompileError>, String> {
+    catch_quietly(|| pyc_compiler::compile(source, &path.to_string_lossy(), &options(optimize)))
 }
 
 /// A compile error's text with its numbers blanked, to group the same unsupported construct
@@ -76,11 +80,11 @@ fn show_raised(e: &Value) -> String {
 }
 
 /// One file: `Ok` when identical, else (histogram key, detail).
-fn compare_file(oracle: &mut Oracle, path: &Path) -> Result<(), (String, String)> {
+fn compare_file(oracle: &mut Oracle, path: &Path, optimize: u8) -> Result<(), (String, String)> {
     let source = std::fs::read(path).map_err(|e| ("unreadable".to_string(), e.to_string()))?;
-    let ours = compile_ours(path, &source)
+    let ours = compile_ours(path, &source, optimize)
         .map_err(|panic| ("internal error (panic)".to_string(), panic))?;
-    match (ours, oracle.compile(path)) {
+    match (ours, oracle.compile_optimized(path, optimize)) {
         (Ok(ours), Ok(blob)) => {
             let theirs = marshal::loads_code(&blob, V)
                 .map_err(|e| ("CPython's code unreadable".to_string(), e.to_string()))?;
@@ -114,15 +118,28 @@ fn compare_file(oracle: &mut Oracle, path: &Path) -> Result<(), (String, String)
 
 #[test]
 fn codegen_3_11_over_stdlib() {
+    sweep(0, 10);
+}
+
+/// `-O` and `-OO` (asserts, `__debug__` and docstrings), on a sparser sample by default.
+#[test]
+fn codegen_3_11_optimized() {
+    sweep(1, 40);
+    sweep(2, 40);
+}
+
+/// Compares every `sample_every`th module (all under a full sweep) at `-O` level `optimize`,
+/// prints the figure and enforces the floor.
+fn sweep(optimize: u8, sample_every: usize) {
     let Some(mut oracle) = Oracle::start(V) else {
         return;
     };
-    let files = oracle.stdlib_corpus(10);
+    let files = oracle.stdlib_corpus(sample_every);
     let (mut identical, mut internal) = (0, 0);
     let mut examples = Vec::new();
     let mut histogram: BTreeMap<String, usize> = BTreeMap::new();
     for path in &files {
-        if let Err((kind, detail)) = compare_file(&mut oracle, path) {
+        if let Err((kind, detail)) = compare_file(&mut oracle, path, optimize) {
             internal += usize::from(kind.starts_with("internal error"));
             let seen = histogram.entry(kind).or_default();
             // The first differences, at most three of a kind.
@@ -137,9 +154,10 @@ fn codegen_3_11_over_stdlib() {
     let total = files.len();
     let percent = 100.0 * identical as f64 / total.max(1) as f64;
     let floor = floor("codegen", V);
+    let level = ["", " -O", " -OO"][usize::from(optimize)];
     println!(
-        "{V} codegen: {identical}/{total} modules identical ({percent:.2}%, floor {floor}%), \
-         {internal} internal errors{}",
+        "{V} codegen{level}: {identical}/{total} modules identical ({percent:.2}%, floor \
+         {floor}%), {internal} internal errors{}",
         if full_sweep() { "" } else { " [sample]" }
     );
     let mut ranked: Vec<_> = histogram.into_iter().collect();
@@ -151,10 +169,11 @@ fn codegen_3_11_over_stdlib() {
     for e in &examples {
         println!("  differs: {e}");
     }
-    assert!(total > 0, "{V} codegen: nothing was compared");
+    assert!(total > 0, "{V} codegen{level}: nothing was compared");
+    assert_eq!(internal, 0, "{V} codegen{level}: internal errors");
     assert!(
         percent >= floor,
-        "{V} codegen: {percent:.2}% is below the recorded floor {floor}%; first differences:\n{}",
+        "{V} codegen{level}: {percent:.2}% is below the recorded floor {floor}%; first differences:\n{}",
         examples.join("\n")
     );
 }
@@ -206,7 +225,7 @@ fn prefixed_pyc(prefix: &Path, source: &Path) -> PathBuf {
 fn write_our_pyc(prefix: &Path, source: &Path) -> Result<(), String> {
     let bytes = std::fs::read(source).map_err(|e| format!("unreadable: {e}"))?;
     let metadata = std::fs::metadata(source).map_err(|e| format!("unreadable: {e}"))?;
-    let code = match compile_ours(source, &bytes) {
+    let code = match compile_ours(source, &bytes, 0) {
         Ok(Ok(code)) => code,
         Ok(Err(e)) => return Err(error_kind(&e)),
         Err(panic) => return Err(format!("internal error (panic): {panic}")),

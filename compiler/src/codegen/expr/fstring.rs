@@ -7,11 +7,14 @@
 //! location for its literal text, and its formatted values stand at their items.
 
 use pyc_assembler::{Constant, PyStr};
-use ruff_python_ast::{self as ast, ConversionFlag, FStringPart, InterpolatedStringElement};
+use ruff_python_ast::{self as ast, ConversionFlag, Expr, FStringPart, InterpolatedStringElement};
+
+use ruff_text_size::{TextRange, TextSize};
 
 use super::STACK_USE_GUIDELINE;
 use crate::codegen::ir::{Loc, Op};
 use crate::codegen::{CResult, Compiler};
+use crate::fold;
 
 /// One item of a `JoinedStr`'s values.
 enum Piece<'a> {
@@ -45,6 +48,10 @@ impl<'a> Collector<'a> {
         self.pending.extend(s.chars().map(u32::from));
     }
 
+    fn points(&mut self, points: Vec<u32>) {
+        self.pending.extend(points);
+    }
+
     fn flush(&mut self, at: Loc) {
         if !self.pending.is_empty() {
             let text = std::mem::take(&mut self.pending);
@@ -71,9 +78,15 @@ impl<'a> Compiler<'a> {
                 let mut c = Collector::new();
                 for part in f.value.iter() {
                     match part {
-                        FStringPart::Literal(s) => c.text(&s.value),
+                        FStringPart::Literal(s) => c.points(self.exact_text(
+                            &s.value,
+                            s.content_range(),
+                            s.flags.prefix().is_raw(),
+                            false,
+                        )),
                         FStringPart::FString(fs) => {
-                            self.collect(&mut c, &fs.elements, at, self.loc_of(fs.range))
+                            let raw = fs.flags.prefix().is_raw();
+                            self.collect(&mut c, &fs.elements, at, self.loc_of(fs.range), raw)
                         }
                     }
                 }
@@ -91,10 +104,13 @@ impl<'a> Compiler<'a> {
         elements: &'a ast::InterpolatedStringElements,
         at: Loc,
         spec_at: Loc,
+        raw: bool,
     ) {
         for element in elements.iter() {
             match element {
-                InterpolatedStringElement::Literal(l) => c.text(&l.value),
+                InterpolatedStringElement::Literal(l) => {
+                    c.points(self.exact_text(&l.value, l.range, raw, true))
+                }
                 InterpolatedStringElement::Interpolation(i) => {
                     if let Some(debug) = &i.debug_text {
                         c.text(debug.as_str());
@@ -102,7 +118,7 @@ impl<'a> Compiler<'a> {
                     c.flush(at);
                     let spec = i.format_spec.as_deref().map(|spec| {
                         let mut inner = Collector::new();
-                        self.collect(&mut inner, &spec.elements, at, spec_at);
+                        self.collect(&mut inner, &spec.elements, at, spec_at, raw);
                         // As 3.11's parser, text ending a spec is at the part's location,
                         // text before a value at the whole f-string's.
                         inner.finish(spec_at)
@@ -116,6 +132,26 @@ impl<'a> Compiler<'a> {
                 }
             }
         }
+    }
+
+    /// The exact code points of literal text whose source is at `range`: ruff's decoded
+    /// `value` stands U+FFFD in for escaped lone surrogates (`'\udc80'`), so such text is
+    /// decoded again from the source (with `{{` and `}}` undoubled in an f-string).
+    fn exact_text(&self, value: &str, range: TextRange, raw: bool, fstring: bool) -> Vec<u32> {
+        let again = (value.contains('\u{fffd}') && !raw)
+            .then(|| {
+                self.source
+                    .get(range.start().to_usize()..range.end().to_usize())
+            })
+            .flatten()
+            .and_then(|body| {
+                if fstring {
+                    fold::decode_escapes(&body.replace("{{", "{").replace("}}", "}"))
+                } else {
+                    fold::decode_escapes(body)
+                }
+            });
+        again.unwrap_or_else(|| value.chars().map(u32::from).collect())
     }
 
     /// The pieces of an f-string the fold pass made from `%` formatting: literal text (exact,
@@ -203,6 +239,39 @@ impl<'a> Compiler<'a> {
         result
     }
 
+    /// Where 3.11's parser places a bare tuple in a replacement field: it parses the field's
+    /// text in parentheses standing on the `{` and on the character ending the expression
+    /// (`!`, `:`, `=` or `}`); when only a line break follows the `{`, the parenthesis takes
+    /// the column of the f-string part (`part`).
+    fn parenthesized_loc(
+        &self,
+        element: &ast::InterpolatedElement,
+        tuple: TextRange,
+        part: Loc,
+    ) -> Loc {
+        let after = tuple.end().to_usize();
+        let skipped = self.source.get(after..).map_or(0, |rest| {
+            rest.len()
+                - rest
+                    .trim_start_matches([' ', '\t', '\n', '\r', '\x0c'])
+                    .len()
+        });
+        let end = (after + skipped + 1).min(element.range.end().to_usize());
+        let mut loc = self.loc_of(TextRange::new(
+            element.range.start(),
+            TextSize::new(end as u32),
+        ));
+        let open = element.range.start().to_usize() + 1;
+        let line_break_follows = self.source.get(open..).is_some_and(|rest| {
+            rest.trim_start_matches([' ', '\t', '\x0c'])
+                .starts_with(['\n', '\r'])
+        });
+        if line_break_follows {
+            loc.col_offset = part.col_offset;
+        }
+        loc
+    }
+
     /// `compiler_formatted_value`: `FORMAT_VALUE` with the conversion in its low bits and 4
     /// when a format spec is pushed.
     fn formatted_value(
@@ -211,7 +280,13 @@ impl<'a> Compiler<'a> {
         spec_at: Loc,
         spec: Option<&[Piece<'a>]>,
     ) -> CResult {
-        self.visit_expr(&element.expression)?;
+        match &*element.expression {
+            Expr::Tuple(t) if !t.parenthesized => {
+                let loc = self.parenthesized_loc(element, t.range, spec_at);
+                self.visit_expr_loc(&element.expression, loc)?
+            }
+            e => self.visit_expr(e)?,
+        }
         let mut oparg = match element.conversion {
             ConversionFlag::None if element.debug_text.is_some() && spec.is_none() => 2,
             ConversionFlag::None => 0,

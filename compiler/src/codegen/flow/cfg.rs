@@ -9,6 +9,8 @@
 //! block (here [`Bb::next`]). Passes walk the same order as CPython's: some results depend
 //! on it.
 
+use std::collections::HashMap;
+
 use pyc_assembler::Constant;
 
 use super::super::ir::{BlockId, Instr, Loc, Op};
@@ -42,6 +44,8 @@ pub(super) struct Bb {
 pub(super) struct Cfg {
     pub blocks: Vec<Bb>,
     pub entry: usize,
+    /// The index of each constant by its key, built when a tuple is first folded.
+    const_index: Option<HashMap<Vec<u8>, usize>>,
 }
 
 /// The block an instruction jumps to. Checked by [`Cfg::new`] for every jump and `SETUP_*`.
@@ -112,7 +116,11 @@ impl Cfg {
         if entry >= n {
             return Err(malformed("no entry block"));
         }
-        Ok(Cfg { blocks, entry })
+        Ok(Cfg {
+            blocks,
+            entry,
+            const_index: None,
+        })
     }
 
     /// The blocks in `b_next` order from the entry.
@@ -538,21 +546,26 @@ impl Cfg {
             items.push(const_at(consts, i.arg)?.clone());
         }
         let tuple = Constant::Tuple(items);
-        let mut key = Vec::new();
-        const_key(&tuple, &mut key);
-        let index = consts
-            .iter()
-            .position(|c| {
-                !matches!(c, Constant::Code(_)) && {
+        // CPython merges the tuple with an equal constant (`merge_const_one`) and looks for
+        // that object in the list: an existing constant with the same key, or a new one.
+        let index_of = self.const_index.get_or_insert_with(|| {
+            let mut map = HashMap::new();
+            for (i, c) in consts.iter().enumerate() {
+                if !matches!(c, Constant::Code(_)) {
                     let mut k = Vec::new();
                     const_key(c, &mut k);
-                    k == key
+                    map.entry(k).or_insert(i);
                 }
-            })
-            .unwrap_or_else(|| {
-                consts.push(tuple);
-                consts.len() - 1
-            });
+            }
+            map
+        });
+        let mut key = Vec::new();
+        const_key(&tuple, &mut key);
+        let index = *index_of.entry(key).or_insert_with(|| {
+            consts.push(tuple);
+            consts.len() - 1
+        });
+        let ins = &mut self.blocks[b].instrs;
         for i in &mut ins[start..start + n] {
             i.op = Op::NOP;
         }
@@ -799,6 +812,22 @@ fn apply_static_swaps(instrs: &mut [Instr], i: usize) {
                 None => return,
             }
         }
+        // The reordering is not safe if the two instructions store to the same local, or
+        // an instruction between them stores to one of theirs (3.11.4+).
+        let stores_to = |i: &Instr| (i.op == Op::STORE_FAST).then_some(i.arg);
+        let (store_j, store_k) = (stores_to(&instrs[j]), stores_to(&instrs[k]));
+        if store_j.is_some() || store_k.is_some() {
+            if store_j == store_k {
+                return;
+            }
+            if instrs[j + 1..k]
+                .iter()
+                .filter_map(stores_to)
+                .any(|s| Some(s) == store_j || Some(s) == store_k)
+            {
+                return;
+            }
+        }
         instrs[i].op = Op::NOP;
         instrs.swap(j, k);
     }
@@ -873,7 +902,7 @@ mod tests {
     }
 
     /// `apply_static_swaps` turns `SWAP 2; STORE_FAST a; STORE_FAST b` on one line into
-    /// the stores in the other order, but not across a line change.
+    /// the stores in the other order, but not across a line change nor for one local.
     #[test]
     fn static_swaps_reorder_stores() {
         let line = |op, arg, lineno| {
@@ -899,5 +928,13 @@ mod tests {
         ];
         apply_static_swaps(&mut split, 0);
         assert_eq!(split[0].op, Op::SWAP);
+        // `a, a = x, y`: both stores go to one local, so their order matters.
+        let mut same_local = vec![
+            line(Op::SWAP, 2, 1),
+            line(Op::STORE_FAST, 0, 1),
+            line(Op::STORE_FAST, 0, 1),
+        ];
+        apply_static_swaps(&mut same_local, 0);
+        assert_eq!(same_local[0].op, Op::SWAP);
     }
 }

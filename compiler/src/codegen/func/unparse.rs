@@ -531,6 +531,7 @@ mod tests {
             stack: Vec::new(),
             nestlevel: 0,
             interactive: false,
+            trace: None,
         };
         let Some(Stmt::FunctionDef(f)) = parsed.module.body.last() else {
             panic!("no function");
