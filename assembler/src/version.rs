@@ -164,6 +164,13 @@ impl PythonVersion {
         self.minor >= 12
     }
 
+    /// The plain marshal writer models the references CPython's `marshal.dumps` finds on a
+    /// freshly compiled code object (so that our pycs load with the same objects shared, and
+    /// match `py_compile`'s bytes where the interpreter's state does not leak in): 3.11.
+    pub fn marshal_compile_refs(self) -> bool {
+        self.minor == 11
+    }
+
     /// pyc-build can compile source for this version (code generation exists: 3.11 so far).
     pub fn has_codegen(self) -> bool {
         self.minor == 11

@@ -22,7 +22,7 @@ pub(crate) enum Obj<'a> {
     /// `co_consts` itself.
     Consts(&'a [Constant]),
     Str(Cow<'a, PyStr>, StrRole),
-    Bytes(Cow<'a, [u8]>),
+    Bytes(Cow<'a, [u8]>, BytesRole),
     /// A tuple of names (`co_names`, `co_varnames`, `co_localsplusnames`...).
     Names(Names<'a>),
     Code(&'a CodeObject),
@@ -35,6 +35,22 @@ pub(crate) enum StrRole {
     Name,
     /// `co_filename`: shared by every code object of a module, not interned.
     Filename,
+    /// A `co_qualname` other than `co_name`: a fresh string…
+    Qualname,
+    /// …unless its code object (a class body) stores it as a constant: then it is that
+    /// constant.
+    QualnameConst,
+}
+
+/// Which field a bytes object is, which decides its sharing in the compile model.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BytesRole {
+    /// `co_code`: made afresh for each code object, and held twice while marshal writes it.
+    Code,
+    /// `co_linetable`, `co_exceptiontable` (3.8–3.10: `co_lnotab`): merged with equal ones.
+    Table,
+    /// `co_localspluskinds`: fresh for each code object.
+    Kinds,
 }
 
 #[derive(Clone)]
@@ -102,7 +118,7 @@ impl Obj<'_> {
             },
             Obj::Consts(t) => Shape::Tuple(t.len()),
             Obj::Str(s, _) => Shape::Str(s),
-            Obj::Bytes(b) => Shape::Bytes(b),
+            Obj::Bytes(b, _) => Shape::Bytes(b),
             Obj::Names(n) => Shape::Tuple(n.len()),
             Obj::Code(_) => Shape::Code,
         }
@@ -141,7 +157,7 @@ impl Obj<'_> {
             },
             Obj::Consts(t) => Norm::Items(t),
             Obj::Str(s, _) => Norm::Str(s),
-            Obj::Bytes(b) => Norm::Bytes(b),
+            Obj::Bytes(b, _) => Norm::Bytes(b),
             Obj::Names(n) => Norm::Names(n),
             Obj::Code(c) => Norm::Code(c),
         }
@@ -226,6 +242,9 @@ enum Norm<'s> {
 
 enum Task<'a> {
     Obj(Obj<'a>),
+    /// A member of a frozenset: while marshal writes a set, its sort list holds every
+    /// member a second time, so each gets `FLAG_REF` in the compile model.
+    Member(Obj<'a>),
     /// A raw 32-bit integer (`co_firstlineno`).
     Raw(u32),
 }
@@ -234,6 +253,15 @@ enum Mode<'l, 'a> {
     /// Choose encodings as CPython does; share repeated names through references.
     Plain {
         strings: HashMap<(Box<[u8]>, bool), u32>,
+        next_ref: u32,
+    },
+    /// Choose encodings as CPython does and reference flags as marshal finds them on a code
+    /// object fresh from `compile()` (see [`dumps`]): a first pass (`counting`) counts the
+    /// references to each object, the second writes.
+    Compiled {
+        counting: bool,
+        counts: HashMap<Vec<u8>, u32>,
+        seen: HashMap<Vec<u8>, u32>,
         next_ref: u32,
     },
     /// Replay a layout; `table` holds the objects that took reference indexes.
@@ -246,23 +274,159 @@ enum Mode<'l, 'a> {
 
 struct Writer<'l, 'a> {
     out: Vec<u8>,
+    /// The object being written is a frozenset member ([`Task::Member`]).
+    member: bool,
     version: PythonVersion,
     mode: Mode<'l, 'a>,
 }
 
-pub(crate) fn dumps(root: Obj<'_>, version: PythonVersion) -> Vec<u8> {
-    let mut w = Writer {
-        out: Vec::new(),
-        version,
-        mode: Mode::Plain {
+/// The plain writer. For versions with a compile model of references
+/// ([`PythonVersion::marshal_compile_refs`]) it flags and shares objects as `marshal.dumps`
+/// does on a code object fresh from `compile()`: an object gets `FLAG_REF` when something
+/// else holds it too — the interpreter's caches (small ints, one-character strings, empty
+/// tuple and bytes, interned names, the static names `<module>`, `<lambda>`, …), the
+/// compiler's constant cache, which makes equal constants, `co_consts`, `co_names`,
+/// `co_localsplusnames` and tables one object, or a second place in the tree — and every
+/// later place holding the same object is a back reference.
+pub(crate) fn dumps<'a>(root: Obj<'a>, version: PythonVersion) -> Vec<u8> {
+    let mode = if version.marshal_compile_refs() {
+        Mode::Compiled {
+            counting: true,
+            counts: HashMap::new(),
+            seen: HashMap::new(),
+            next_ref: 0,
+        }
+    } else {
+        Mode::Plain {
             strings: HashMap::new(),
             next_ref: 0,
-        },
+        }
+    };
+    let mut w = Writer {
+        out: Vec::new(),
+        member: false,
+        version,
+        mode,
     };
     // The plain writer has no layout to violate: every value has an encoding.
-    match w.run(root) {
-        Ok(()) => w.out,
-        Err(e) => unreachable!("plain marshal writer failed: {e}"),
+    let passes = if matches!(w.mode, Mode::Compiled { .. }) {
+        2
+    } else {
+        1
+    };
+    for pass in 0..passes {
+        if pass == 1 {
+            if let Mode::Compiled { counting, .. } = &mut w.mode {
+                *counting = false;
+            }
+            w.out.clear();
+        }
+        if let Err(e) = w.run(root.clone()) {
+            unreachable!("plain marshal writer failed: {e}")
+        }
+    }
+    w.out
+}
+
+/// What makes objects one object in a freshly compiled module, as a byte key (`None`: an
+/// object nothing else shares), and whether the interpreter or the caller always holds
+/// another reference to it.
+fn identity(o: &Obj<'_>) -> (Option<Vec<u8>>, bool) {
+    fn tag(t: u8, body: &[u8]) -> Vec<u8> {
+        let mut k = Vec::with_capacity(body.len() + 9);
+        k.push(t);
+        k.extend_from_slice(&(body.len() as u64).to_le_bytes());
+        k.extend_from_slice(body);
+        k
+    }
+    fn tuple<'c>(items: impl Iterator<Item = Option<Vec<u8>>>) -> Option<Vec<u8>> {
+        let mut body = Vec::new();
+        for item in items {
+            body.extend(item?);
+        }
+        Some(tag(b't', &body))
+    }
+    fn string(s: &PyStr, interned: bool) -> (Option<Vec<u8>>, bool) {
+        // Interned strings are one object per value and always held elsewhere; so are the
+        // cached empty and one-character Latin-1 strings.
+        let cached = s.char_len() == 0 || (s.char_len() == 1 && latin1(s).is_some());
+        let t = if interned { b'I' } else { b'S' };
+        (Some(tag(t, s.as_bytes())), interned || cached)
+    }
+    fn constant(c: &Constant, in_consts: bool) -> (Option<Vec<u8>>, bool) {
+        match c {
+            // Singletons are written without references, but tuples holding them need keys.
+            Constant::None => (Some(vec![b'N']), false),
+            Constant::StopIteration => (Some(vec![b'X']), false),
+            Constant::Ellipsis => (Some(vec![b'E']), false),
+            Constant::Bool(b) => (Some(vec![b'B', u8::from(*b)]), false),
+            Constant::Str(s) => string(s, interned_constant(s, in_consts)),
+            Constant::Int(i) => {
+                let small = i64::try_from(i).is_ok_and(|i| (-5..=256).contains(&i));
+                (Some(tag(b'i', &i.to_signed_bytes_le())), small)
+            }
+            Constant::Float(f) if !f.is_nan() => {
+                (Some(tag(b'f', &f.to_bits().to_le_bytes())), false)
+            }
+            Constant::Complex { re, im } if !re.is_nan() && !im.is_nan() => {
+                let mut b = re.to_bits().to_le_bytes().to_vec();
+                b.extend_from_slice(&im.to_bits().to_le_bytes());
+                (Some(tag(b'c', &b)), false)
+            }
+            Constant::Bytes(b) => (Some(tag(b'b', b)), b.len() <= 1),
+            Constant::Tuple(items) => (
+                tuple(items.iter().map(|c| constant(c, in_consts).0)),
+                items.is_empty(),
+            ),
+            // Interning the name-like strings of a frozenset (`intern_string_constants`) makes
+            // a new set for each code object whenever an equal string was interned before,
+            // as an identifier of the module or of the interpreter usually is (strings that
+            // start with a digit are no identifiers).
+            Constant::FrozenSet(items)
+                if items.iter().any(|c| {
+                    matches!(c, Constant::Str(s) if all_name_chars(s)
+                        && !s.as_bytes().first().is_some_and(u8::is_ascii_digit))
+                }) =>
+            {
+                (None, false)
+            }
+            Constant::FrozenSet(items) => {
+                let mut keys = Vec::new();
+                for item in items {
+                    match constant(item, in_consts).0 {
+                        Some(k) => keys.push(k),
+                        None => return (None, false),
+                    }
+                }
+                keys.sort();
+                (Some(tag(b'z', &keys.concat())), false)
+            }
+            _ => (None, false),
+        }
+    }
+    match o {
+        Obj::Const(c, in_consts) => constant(c, *in_consts),
+        Obj::Consts(items) => (
+            tuple(items.iter().map(|c| constant(c, true).0)),
+            items.is_empty(),
+        ),
+        Obj::Names(n) => (tuple(n.iter().map(|s| string(s, true).0)), n.len() == 0),
+        // Identifiers are interned; `<module>`, `<lambda>` and the comprehension names are
+        // static strings of the interpreter.
+        Obj::Str(s, StrRole::Name) if s.as_bytes().first() == Some(&b'<') => {
+            (Some(tag(b'T', s.as_bytes())), true)
+        }
+        Obj::Str(s, StrRole::Name) => string(s, true),
+        Obj::Str(s, StrRole::Filename) => (Some(tag(b'F', s.as_bytes())), true),
+        Obj::Str(_, StrRole::Qualname) => (None, false),
+        Obj::Str(s, StrRole::QualnameConst) => string(s, false),
+        Obj::Bytes(_, BytesRole::Code) => (None, true),
+        Obj::Bytes(b, BytesRole::Table) => (Some(tag(b'b', b)), b.len() <= 1),
+        // Made with `PyBytes_FromStringAndSize(NULL, n)`: only the empty one is cached.
+        Obj::Bytes(b, BytesRole::Kinds) if b.is_empty() => (Some(tag(b'b', b)), true),
+        Obj::Bytes(_, BytesRole::Kinds) => (None, false),
+        // The caller holds the module's code object; nested ones sit only in `co_consts`.
+        Obj::Code(_) => (None, true),
     }
 }
 
@@ -273,6 +437,7 @@ pub(crate) fn dumps_with_layout(
 ) -> Result<Vec<u8>, MarshalError> {
     let mut w = Writer {
         out: Vec::new(),
+        member: false,
         version,
         mode: Mode::Layout {
             items,
@@ -293,6 +458,45 @@ pub(crate) fn dumps_with_layout(
         }
     }
     Ok(w.out)
+}
+
+/// The type code CPython's marshal writes for an object (without `FLAG_REF`).
+fn plain_code(o: &Obj<'_>, shape: &Shape<'_>) -> u8 {
+    match shape {
+        Shape::Singleton(code) => *code,
+        Shape::Int(i) if i32::try_from(*i).is_ok() => INT,
+        Shape::Int(_) => LONG,
+        Shape::Float(_) => BINARY_FLOAT,
+        Shape::Complex(..) => BINARY_COMPLEX,
+        Shape::Bytes(_) => STRING,
+        Shape::Tuple(n) if *n < 256 => SMALL_TUPLE,
+        Shape::Tuple(_) => TUPLE,
+        Shape::FrozenSet(_) => FROZENSET,
+        Shape::Code => CODE,
+        Shape::Str(s) => {
+            let interned = match o {
+                // `<module>`, `<lambda>`, … are static strings, not interned.
+                Obj::Str(_, role) => *role == StrRole::Name && s.as_bytes().first() != Some(&b'<'),
+                Obj::Const(_, in_consts) => interned_constant(s, *in_consts),
+                _ => false,
+            };
+            match (s.is_ascii(), s.as_bytes().len() < 256, interned) {
+                (true, true, true) => SHORT_ASCII_INTERNED,
+                (true, true, false) => SHORT_ASCII,
+                (true, false, true) => ASCII_INTERNED,
+                (true, false, false) => ASCII,
+                (false, _, true) => INTERNED,
+                (false, _, false) => UNICODE,
+            }
+        }
+    }
+}
+
+/// Whether a string constant is interned on a fresh code object: strings of name characters
+/// in `co_consts` (`intern_string_constants`), and `"*"`, which the interpreter interns at
+/// start-up (the other cached one-character strings are not).
+fn interned_constant(s: &PyStr, in_consts: bool) -> bool {
+    (in_consts && all_name_chars(s)) || s.as_bytes() == b"*"
 }
 
 /// A string made only of ASCII letters, digits and `_`, which CPython interns in constants.
@@ -399,6 +603,10 @@ impl<'a> Writer<'_, 'a> {
             match task {
                 Task::Raw(x) => self.u32(x),
                 Task::Obj(o) => self.object(o, &mut tasks)?,
+                Task::Member(o) => {
+                    self.member = true;
+                    self.object(o, &mut tasks)?;
+                }
             }
         }
         Ok(())
@@ -433,6 +641,9 @@ impl<'a> Writer<'_, 'a> {
     }
 
     fn choose(&mut self, o: &Obj<'a>, shape: &Shape<'_>) -> Result<Choice, MarshalError> {
+        if let Mode::Compiled { .. } = self.mode {
+            return Ok(self.choose_compiled(o, shape));
+        }
         match self.next_item()? {
             None => Ok(self.choose_plain(o, shape)),
             Some(LayoutItem::Object(code)) => {
@@ -468,6 +679,81 @@ impl<'a> Writer<'_, 'a> {
                 Err(self.error("the layout has float text where an object was expected"))
             }
         }
+    }
+
+    /// What CPython sorts a frozenset member by: `marshal.dumps(member)` on its own, where
+    /// the member is flagged when something besides the set holds it.
+    fn member_sort_key(&self, c: &Constant, ctx: bool) -> Vec<u8> {
+        let o = Obj::Const(c, ctx);
+        let Mode::Compiled { counts, .. } = &self.mode else {
+            return dumps(o, self.version);
+        };
+        let (key, inherent) = identity(&o);
+        let shared = inherent || key.is_some_and(|k| counts.get(&k).is_some_and(|&n| n > 1));
+        let mut w = Writer {
+            out: Vec::new(),
+            member: false,
+            version: self.version,
+            mode: Mode::Plain {
+                strings: HashMap::new(),
+                next_ref: 0,
+            },
+        };
+        if w.run(o).is_err() {
+            return Vec::new();
+        }
+        if let Some(first) = w.out.first_mut() {
+            if shared {
+                *first |= FLAG_REF;
+            } else {
+                *first &= !FLAG_REF;
+            }
+        }
+        w.out
+    }
+
+    fn choose_compiled(&mut self, o: &Obj<'a>, shape: &Shape<'_>) -> Choice {
+        let code = plain_code(o, shape);
+        let member = std::mem::take(&mut self.member);
+        if matches!(shape, Shape::Singleton(_)) {
+            return Choice::Object(code);
+        }
+        let (key, inherent) = identity(o);
+        let inherent = inherent || member;
+        let Mode::Compiled {
+            counting,
+            counts,
+            seen,
+            next_ref,
+        } = &mut self.mode
+        else {
+            unreachable!("compiled choices come only in compiled mode")
+        };
+        if *counting {
+            if let Some(k) = key {
+                let n = counts.entry(k).or_insert(0);
+                *n += 1;
+                if *n > 1 {
+                    // The same object again: its members were counted the first time.
+                    return Choice::Ref(REF, 0);
+                }
+            }
+            return Choice::Object(code);
+        }
+        let shared = key
+            .as_ref()
+            .is_some_and(|k| counts.get(k).is_some_and(|&n| n > 1));
+        if !(inherent || shared) {
+            return Choice::Object(code);
+        }
+        if let Some(k) = key {
+            if let Some(&index) = seen.get(&k) {
+                return Choice::Ref(REF, index);
+            }
+            seen.insert(k, *next_ref);
+        }
+        *next_ref += 1;
+        Choice::Object(code | FLAG_REF)
     }
 
     fn choose_plain(&mut self, o: &Obj<'a>, shape: &Shape<'_>) -> Choice {
@@ -625,13 +911,21 @@ impl<'a> Writer<'_, 'a> {
                 // 3.11+ writes set members sorted by their own marshal bytes (bpo-37596).
                 // Members holding a frozenset themselves (which no compiled constant does)
                 // keep their order, so that sorting never nests.
-                if matches!(self.mode, Mode::Plain { .. })
+                if matches!(self.mode, Mode::Plain { .. } | Mode::Compiled { .. })
                     && self.version.has_qualname()
                     && !items.iter().any(holds_frozenset)
                 {
-                    members.sort_by_cached_key(|c| dumps(Obj::Const(c, ctx), self.version));
+                    members.sort_by_cached_key(|c| self.member_sort_key(c, ctx));
                 }
-                tasks.extend(members.into_iter().map(|c| Task::Obj(Obj::Const(c, ctx))))
+                let compiled = matches!(self.mode, Mode::Compiled { .. });
+                tasks.extend(members.into_iter().map(|c| {
+                    let o = Obj::Const(c, ctx);
+                    if compiled {
+                        Task::Member(o)
+                    } else {
+                        Task::Obj(o)
+                    }
+                }))
             }
             Obj::Consts(items) => {
                 tasks.extend(items.iter().map(|c| Task::Obj(Obj::Const(c, true))))
@@ -662,7 +956,7 @@ impl<'a> Writer<'_, 'a> {
     fn code(&mut self, c: &'a CodeObject, tasks: &mut Vec<Task<'a>>) {
         let split = self.version.locals_layout() == LocalsLayout::Split;
         let mut fields: Vec<Task<'a>> = vec![
-            Task::Obj(Obj::Bytes(Cow::Borrowed(&c.code))),
+            Task::Obj(Obj::Bytes(Cow::Borrowed(&c.code), BytesRole::Code)),
             Task::Obj(Obj::Consts(&c.consts)),
             Task::Obj(Obj::Names(Names::Strs(&c.names))),
         ];
@@ -702,7 +996,7 @@ impl<'a> Writer<'_, 'a> {
                 } => split_to_plus(varnames, cellvars, freevars),
             };
             fields.push(Task::Obj(Obj::Names(names)));
-            fields.push(Task::Obj(Obj::Bytes(Cow::Owned(kinds))));
+            fields.push(Task::Obj(Obj::Bytes(Cow::Owned(kinds), BytesRole::Kinds)));
         }
         self.u32(c.stacksize);
         self.u32(c.flags);
@@ -712,15 +1006,31 @@ impl<'a> Writer<'_, 'a> {
         )));
         fields.push(Task::Obj(Obj::Str(Cow::Borrowed(&c.name), StrRole::Name)));
         if !split {
-            fields.push(Task::Obj(Obj::Str(
-                Cow::Borrowed(c.qualname_or_name()),
-                StrRole::Name,
-            )));
+            let qualname = c.qualname_or_name();
+            // CPython's qualname is the name object itself when the two are equal.
+            let role = if *qualname == c.name {
+                StrRole::Name
+            } else if c
+                .consts
+                .iter()
+                .any(|k| matches!(k, Constant::Str(s) if s == qualname))
+            {
+                StrRole::QualnameConst
+            } else {
+                StrRole::Qualname
+            };
+            fields.push(Task::Obj(Obj::Str(Cow::Borrowed(qualname), role)));
         }
         fields.push(Task::Raw(c.firstlineno));
-        fields.push(Task::Obj(Obj::Bytes(Cow::Borrowed(&c.linetable))));
+        fields.push(Task::Obj(Obj::Bytes(
+            Cow::Borrowed(&c.linetable),
+            BytesRole::Table,
+        )));
         if !split {
-            fields.push(Task::Obj(Obj::Bytes(Cow::Borrowed(&c.exceptiontable))));
+            fields.push(Task::Obj(Obj::Bytes(
+                Cow::Borrowed(&c.exceptiontable),
+                BytesRole::Table,
+            )));
         }
         tasks.extend(fields.into_iter().rev());
     }
