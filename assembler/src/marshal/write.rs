@@ -37,8 +37,8 @@ pub(crate) enum StrRole {
     Filename,
     /// A `co_qualname` other than `co_name`: a fresh string…
     Qualname,
-    /// …unless its code object (a class body) stores it as a constant: then it is that
-    /// constant.
+    /// …unless its code object is a class body, whose first constant is its qualified name
+    /// (stored as `__qualname__`): then it is that constant.
     QualnameConst,
 }
 
@@ -263,6 +263,10 @@ enum Mode<'l, 'a> {
         counts: HashMap<Vec<u8>, u32>,
         seen: HashMap<Vec<u8>, u32>,
         next_ref: u32,
+        /// For each [`StrRole::QualnameConst`] in order, whether it is the class body's
+        /// constant object (decided while counting).
+        qualnames: Vec<bool>,
+        next_qualname: usize,
     },
     /// Replay a layout; `table` holds the objects that took reference indexes.
     Layout {
@@ -295,6 +299,8 @@ pub(crate) fn dumps<'a>(root: Obj<'a>, version: PythonVersion) -> Vec<u8> {
             counts: HashMap::new(),
             seen: HashMap::new(),
             next_ref: 0,
+            qualnames: Vec::new(),
+            next_qualname: 0,
         }
     } else {
         Mode::Plain {
@@ -718,17 +724,34 @@ impl<'a> Writer<'_, 'a> {
         if matches!(shape, Shape::Singleton(_)) {
             return Choice::Object(code);
         }
-        let (key, inherent) = identity(o);
+        let (mut key, inherent) = identity(o);
         let inherent = inherent || member;
         let Mode::Compiled {
             counting,
             counts,
             seen,
             next_ref,
+            qualnames,
+            next_qualname,
         } = &mut self.mode
         else {
             unreachable!("compiled choices come only in compiled mode")
         };
+        if let Obj::Str(_, StrRole::QualnameConst) = o {
+            // The class body's `__qualname__` constant is its qualname object unless the
+            // constant cache already held an equal string from earlier code.
+            let own = if *counting {
+                let own = key.as_ref().is_some_and(|k| counts.get(k) == Some(&1));
+                qualnames.push(own);
+                own
+            } else {
+                *next_qualname += 1;
+                qualnames.get(*next_qualname - 1).copied().unwrap_or(false)
+            };
+            if !own {
+                key = None;
+            }
+        }
         if *counting {
             if let Some(k) = key {
                 let n = counts.entry(k).or_insert(0);
@@ -1010,10 +1033,8 @@ impl<'a> Writer<'_, 'a> {
             // CPython's qualname is the name object itself when the two are equal.
             let role = if *qualname == c.name {
                 StrRole::Name
-            } else if c
-                .consts
-                .iter()
-                .any(|k| matches!(k, Constant::Str(s) if s == qualname))
+            } else if c.flags & crate::code::flags::OPTIMIZED == 0
+                && matches!(c.consts.first(), Some(Constant::Str(s)) if s == qualname)
             {
                 StrRole::QualnameConst
             } else {

@@ -79,8 +79,13 @@ fn show_raised(e: &Value) -> String {
     )
 }
 
-/// One file: `Ok` when identical, else (histogram key, detail).
-fn compare_file(oracle: &mut Oracle, path: &Path, optimize: u8) -> Result<(), (String, String)> {
+/// One file: `Ok` when identical — with, when both compiled, whether our marshal bytes equal
+/// `marshal.dumps` of CPython's code object — else (histogram key, detail).
+fn compare_file(
+    oracle: &mut Oracle,
+    path: &Path,
+    optimize: u8,
+) -> Result<Option<bool>, (String, String)> {
     let source = std::fs::read(path).map_err(|e| ("unreadable".to_string(), e.to_string()))?;
     let ours = compile_ours(path, &source, optimize)
         .map_err(|panic| ("internal error (panic)".to_string(), panic))?;
@@ -89,7 +94,7 @@ fn compare_file(oracle: &mut Oracle, path: &Path, optimize: u8) -> Result<(), (S
             let theirs = marshal::loads_code(&blob, V)
                 .map_err(|e| ("CPython's code unreadable".to_string(), e.to_string()))?;
             match first_difference(&ours, &theirs, V) {
-                None => Ok(()),
+                None => Ok(Some(marshal::dumps_code(&ours, V) == blob)),
                 Some(d) => Err((difference_kind(&d), d.to_string())),
             }
         }
@@ -99,7 +104,7 @@ fn compare_file(oracle: &mut Oracle, path: &Path, optimize: u8) -> Result<(), (S
                 && e["lineno"].as_u64().unwrap_or(0) == u64::from(d.line)
                 && e["offset"].as_u64().unwrap_or(0) == u64::from(d.column);
             if same {
-                Ok(())
+                Ok(None)
             } else {
                 Err((
                     "syntax error differs".into(),
@@ -136,10 +141,20 @@ fn sweep(optimize: u8, sample_every: usize) {
     };
     let files = oracle.stdlib_corpus(sample_every);
     let (mut identical, mut internal) = (0, 0);
+    let (mut compiled, mut same_bytes) = (0, 0);
+    let mut byte_examples = Vec::new();
     let mut examples = Vec::new();
     let mut histogram: BTreeMap<String, usize> = BTreeMap::new();
     for path in &files {
-        if let Err((kind, detail)) = compare_file(&mut oracle, path, optimize) {
+        let result = compare_file(&mut oracle, path, optimize);
+        if let Ok(Some(bytes)) = result {
+            compiled += 1;
+            same_bytes += usize::from(bytes);
+            if !bytes && byte_examples.len() < 5 {
+                byte_examples.push(short(path));
+            }
+        }
+        if let Err((kind, detail)) = result {
             internal += usize::from(kind.starts_with("internal error"));
             let seen = histogram.entry(kind).or_default();
             // The first differences, at most three of a kind.
@@ -160,6 +175,19 @@ fn sweep(optimize: u8, sample_every: usize) {
          {floor}%), {internal} internal errors{}",
         if full_sweep() { "" } else { " [sample]" }
     );
+    // Byte identity with `marshal.dumps` (as `py_compile` writes it) of the modules whose
+    // code objects are equal.
+    let bytes_percent = 100.0 * same_bytes as f64 / compiled.max(1) as f64;
+    let bytes_floor = pyc_tests::floor("codegen_bytes", V);
+    println!(
+        "{V} codegen{level}: {same_bytes}/{compiled} of those byte-identical to marshal.dumps \
+         ({bytes_percent:.2}%, floor {bytes_floor}%){}",
+        if byte_examples.is_empty() {
+            String::new()
+        } else {
+            format!("; differing bytes: {}", byte_examples.join(", "))
+        }
+    );
     let mut ranked: Vec<_> = histogram.into_iter().collect();
     ranked.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     println!("  first difference, by kind (files):");
@@ -171,6 +199,10 @@ fn sweep(optimize: u8, sample_every: usize) {
     }
     assert!(total > 0, "{V} codegen{level}: nothing was compared");
     assert_eq!(internal, 0, "{V} codegen{level}: internal errors");
+    assert!(
+        bytes_percent >= bytes_floor,
+        "{V} codegen{level}: {bytes_percent:.2}% byte-identical is below the floor {bytes_floor}%"
+    );
     assert!(
         percent >= floor,
         "{V} codegen{level}: {percent:.2}% is below the recorded floor {floor}%; first differences:\n{}",
