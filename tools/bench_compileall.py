@@ -120,6 +120,7 @@ def main():
                        check=True)
         target_dir = os.environ.get("CARGO_TARGET_DIR", REPO / "target")
         pyc_build = str(Path(target_dir, "release", "pyc-build"))
+    pyc_build = str(Path(pyc_build).resolve())
     print(f"python: {python}\npyc-build: {pyc_build}\ncores: {os.cpu_count()}")
     rows = {"compileall": [], "pyc-build": []}
     with tempfile.TemporaryDirectory(prefix="pyc-bench-") as tmp:

@@ -5,7 +5,35 @@
 //! Names and numbers follow `opcode.opmap`: real opcodes, the instrumented ones (3.12+) and the
 //! compiler's pseudo-opcodes (3.12+, numbers 256 and up); specialized opcodes are not included.
 
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::OnceLock;
+
 use crate::PythonVersion;
+
+/// Opcode names to their position in `OpcodeTable::ops`.
+type NameIndex = HashMap<&'static str, u16, BuildHasherDefault<Fnv>>;
+
+/// FNV-1a: opcode names are short and trusted, so a simple hash beats SipHash.
+struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Fnv {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+}
 
 #[rustfmt::skip]
 mod generated;
@@ -66,13 +94,18 @@ impl OpcodeTable {
         self.ops.get(usize::from(i))
     }
 
-    /// The opcode with this name (as in `opcode.opmap`).
+    /// The opcode with this name (as in `opcode.opmap`). Code generation asks this for every
+    /// instruction it sizes, so it is a hash lookup in an index built on first use.
     pub fn by_name(&self, name: &str) -> Option<&Opcode> {
-        let pos = self
-            .by_name
-            .binary_search_by(|&i| self.ops[usize::from(i)].name.cmp(name))
-            .ok()?;
-        self.ops.get(usize::from(self.by_name[pos]))
+        static INDEX: [OnceLock<NameIndex>; 6] = [const { OnceLock::new() }; 6];
+        let slot = usize::from(self.version.minor()).checked_sub(8)?;
+        let index = INDEX.get(slot)?.get_or_init(|| {
+            self.by_name
+                .iter()
+                .map(|&i| (self.ops[usize::from(i)].name, u16::from(i)))
+                .collect()
+        });
+        self.ops.get(usize::from(*index.get(name)?))
     }
 }
 
