@@ -371,6 +371,8 @@ pub fn build(
         s.spawn(move || {
             let pool = rayon::ThreadPoolBuilder::new()
                 .num_threads(options.jobs)
+                .stack_size(WORKER_STACK)
+                .start_handler(|_| pyc_compiler::declare_stack(WORKER_STACK - (1 << 20)))
                 .build();
             match pool {
                 Ok(pool) => pool.install(work),
@@ -418,6 +420,11 @@ pub fn build(
     });
     summary
 }
+
+/// The stack of each compile thread (address space, committed as used): room for the
+/// compiler's deep passes on sources up to about half a megabyte, so they need no thread of
+/// their own.
+const WORKER_STACK: usize = 256 << 20;
 
 /// The source's modification time as `int(os.stat(path).st_mtime)`: seconds and nanoseconds
 /// summed as a double, then truncated, exactly as Python rounds them.

@@ -23,6 +23,7 @@ pub mod symtable;
 pub mod unparse;
 
 pub use diagnostic::{Diagnostic, ErrorKind};
+pub use stack::declare_stack;
 
 /// What to compile for.
 #[derive(Clone, Debug)]
