@@ -5,6 +5,7 @@
 //! Names and numbers follow `opcode.opmap`: real opcodes, the instrumented ones (3.12+) and the
 //! compiler's pseudo-opcodes (3.12+, numbers 256 and up); specialized opcodes are not included.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::OnceLock;
@@ -95,17 +96,39 @@ impl OpcodeTable {
     }
 
     /// The opcode with this name (as in `opcode.opmap`). Code generation asks this for every
-    /// instruction it sizes, so it is a hash lookup in an index built on first use.
+    /// instruction it sizes, with names that are string literals: a per-thread cache keyed by
+    /// the name's address answers those, checked against the name itself; the rest is a hash
+    /// lookup in an index built on first use.
     pub fn by_name(&self, name: &str) -> Option<&Opcode> {
+        type Slot = Cell<(usize, u8, u16)>;
+        thread_local! {
+            static CACHE: [Slot; 256] = const { [const { Cell::new((0, 0, 0)) }; 256] };
+        }
         static INDEX: [OnceLock<NameIndex>; 6] = [const { OnceLock::new() }; 6];
-        let slot = usize::from(self.version.minor()).checked_sub(8)?;
-        let index = INDEX.get(slot)?.get_or_init(|| {
-            self.by_name
-                .iter()
-                .map(|&i| (self.ops[usize::from(i)].name, u16::from(i)))
-                .collect()
-        });
-        self.ops.get(usize::from(*index.get(name)?))
+        let minor = self.version.minor();
+        let address = name.as_ptr() as usize;
+        let slot = (address >> 3) & 255;
+        let cached = CACHE.with(|c| c[slot].get());
+        if cached.0 == address && cached.1 == minor {
+            if let Some(op) = self
+                .ops
+                .get(usize::from(cached.2))
+                .filter(|o| o.name == name)
+            {
+                return Some(op);
+            }
+        }
+        let index = INDEX
+            .get(usize::from(minor).checked_sub(8)?)?
+            .get_or_init(|| {
+                self.by_name
+                    .iter()
+                    .map(|&i| (self.ops[usize::from(i)].name, u16::from(i)))
+                    .collect()
+            });
+        let i = *index.get(name)?;
+        CACHE.with(|c| c[slot].set((address, minor, i)));
+        self.ops.get(usize::from(i))
     }
 }
 
