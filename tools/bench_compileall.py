@@ -70,7 +70,9 @@ def tree_rss(root):
 
 
 def measure(argv, cwd):
-    """Runs argv; returns (wall seconds, peak tree RSS, peak single-process RSS, exit code)."""
+    """Runs argv; returns (wall seconds, CPU seconds, peak tree RSS, peak single-process RSS,
+    exit code). CPU time and the single-process peak count the process and the children it
+    waited for (compileall's workers)."""
     start = time.perf_counter()
     proc = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
@@ -91,7 +93,8 @@ def measure(argv, cwd):
     sampler.join()
     proc.returncode = os.waitstatus_to_exitcode(status)
     # ru_maxrss is in KiB on Linux: the largest of the process and its waited-for children.
-    return wall, peak, usage.ru_maxrss * 1024, proc.returncode
+    cpu = usage.ru_utime + usage.ru_stime
+    return wall, cpu, peak, usage.ru_maxrss * 1024, proc.returncode
 
 
 def copy_stdlib(python, dest):
@@ -131,19 +134,24 @@ def main():
             ]:
                 work = Path(tmp, f"{name}-{run}")
                 copy_stdlib(python, work / "Lib")
-                wall, peak, single, code = measure(argv, work)
-                rows[name].append((wall, peak, single, code, count_pycs(work)))
+                wall, cpu, peak, single, code = measure(argv, work)
+                rows[name].append((wall, cpu, peak, single, code, count_pycs(work)))
                 shutil.rmtree(work)
-    print(f"{'':12} {'wall s':>8} {'peak RSS (tree)':>16} {'largest process':>16} "
-          f"{'exit':>5} {'pycs':>6}")
-    best = {}
+    print(f"{'':12} {'wall s':>8} {'CPU s':>8} {'peak RSS (tree)':>16} "
+          f"{'largest process':>16} {'exit':>5} {'pycs':>6}")
+    best, cpu = {}, {}
     for name, results in rows.items():
-        for wall, peak, single, code, pycs in results:
-            print(f"{name:12} {wall:8.2f} {peak / 2**20:12.1f} MiB {single / 2**20:12.1f} MiB "
-                  f"{code:5} {pycs:6}")
+        for wall, cpu_s, peak, single, code, pycs in results:
+            print(f"{name:12} {wall:8.2f} {cpu_s:8.2f} {peak / 2**20:12.1f} MiB "
+                  f"{single / 2**20:12.1f} MiB {code:5} {pycs:6}")
         best[name] = min(r[0] for r in results)
+        cpu[name] = min(r[1] for r in results)
     print(f"wall-time ratio (compileall / pyc-build, best of {args.runs}): "
           f"{best['compileall'] / best['pyc-build']:.2f}x")
+    print(f"CPU-time ratio (compileall / pyc-build, best of {args.runs}): "
+          f"{cpu['compileall'] / cpu['pyc-build']:.2f}x")
+    peak = max(r[2] for r in rows["pyc-build"])
+    print(f"pyc-build peak RSS: {peak / 2**20:.1f} MiB")
 
 
 if __name__ == "__main__":
