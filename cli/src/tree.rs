@@ -181,8 +181,13 @@ pub struct Pyc {
 #[derive(Debug)]
 pub enum Failure {
     /// Reading the source or writing a pyc failed, or the pyc path is a symbolic link or not a
-    /// regular file (refused as `py_compile` refuses it).
-    Io { path: PathBuf, error: io::Error },
+    /// regular file (refused as `py_compile` refuses it). `named` tells whether Python's
+    /// `OSError` names the file (opening does, reading an open file does not).
+    Io {
+        path: PathBuf,
+        error: io::Error,
+        named: bool,
+    },
     /// The source is not valid Python: the error CPython's `compile()` raises. `filename` is
     /// the name compiled into the pyc.
     Source {
@@ -230,13 +235,17 @@ impl fmt::Display for Failure {
     /// `invalid syntax (x.py, line 2)`).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Failure::Io { path, error } => match error.raw_os_error() {
+            Failure::Io { path, error, named } => match error.raw_os_error() {
                 Some(n) => {
                     let text = error.to_string();
                     let text = text
                         .strip_suffix(&format!(" (os error {n})"))
                         .unwrap_or(&text);
-                    write!(f, "[Errno {n}] {text}: {}", paths::repr(path))
+                    write!(f, "[Errno {n}] {text}")?;
+                    if *named {
+                        write!(f, ": {}", paths::repr(path))?;
+                    }
+                    Ok(())
                 }
                 None => error.fmt(f),
             },
@@ -471,6 +480,20 @@ fn starts_with(cfile: &Path, header: &[u8; HEADER_LEN]) -> bool {
         .is_ok_and(|()| actual == *header)
 }
 
+/// The bytes of a source; a failure to open it names the file, a failure to read it does
+/// not, as in Python.
+fn read_source(path: &Path) -> Result<Vec<u8>, Failure> {
+    let failure = |error, named| Failure::Io {
+        path: path.to_path_buf(),
+        error,
+        named,
+    };
+    let mut file = fs::File::open(path).map_err(|e| failure(e, true))?;
+    let mut data = Vec::new();
+    file.read_to_end(&mut data).map_err(|e| failure(e, false))?;
+    Ok(data)
+}
+
 fn sha256(data: &[u8]) -> [u8; 32] {
     use sha2::Digest;
     sha2::Sha256::digest(data).into()
@@ -490,6 +513,7 @@ pub fn compile_file(
         Outcome::Failed(Failure::Io {
             path: path.to_path_buf(),
             error,
+            named: true,
         })
     };
     if let Some(rx) = &options.exclude {
@@ -542,9 +566,9 @@ pub fn compile_file(
             source_size: metadata.len() as u32,
         },
         mode => {
-            let bytes = match fs::read(fullname) {
+            let bytes = match read_source(fullname) {
                 Ok(b) => b,
-                Err(e) => return io_failure(fullname, e),
+                Err(failure) => return Outcome::Failed(failure),
             };
             let hash = pyc::source_hash(v, &bytes);
             source = Some(bytes);
@@ -586,9 +610,9 @@ pub fn compile_file(
     }
     let source = match source {
         Some(s) => s,
-        None => match fs::read(fullname) {
+        None => match read_source(fullname) {
             Ok(s) => s,
-            Err(e) => return io_failure(fullname, e),
+            Err(failure) => return Outcome::Failed(failure),
         },
     };
     let dfile = root
