@@ -6,10 +6,15 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use pyc_assembler::{pyc, PythonVersion};
 
+/// The compiler allocates many small short-lived objects on several threads at once;
+/// mimalloc serves that faster than the system allocator.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod build;
 mod check;
 mod files;
-mod panics;
+use pyc_build::panics;
 
 /// Compile Python sources to .pyc files without running an interpreter, and read pycs back.
 #[derive(Parser, Debug)]
@@ -76,15 +81,115 @@ struct AsmArgs {
     target: Option<PythonVersion>,
 }
 
-/// Compiling sources (the default action when no subcommand is given).
+/// Compiling sources (the default action when no subcommand is given): `compileall`'s
+/// command line, and more.
 #[derive(Args, Debug)]
-struct BuildArgs {
-    /// Source files and directories to compile (write `./dis` for a path named like a subcommand).
-    paths: Vec<PathBuf>,
+pub(crate) struct BuildArgs {
+    /// Files and directories to compile (write `./check` for a path named like a subcommand).
+    #[arg(value_name = "FILE|DIR")]
+    pub paths: Vec<PathBuf>,
 
     /// The CPython version to compile for (default: the version of `python3` on PATH).
     #[arg(long, value_name = "3.X")]
-    target: Option<PythonVersion>,
+    pub target: Option<PythonVersion>,
+
+    /// Don't recurse into subdirectories.
+    #[arg(short = 'l')]
+    pub no_recursion: bool,
+
+    /// The maximum recursion level (takes precedence over -l).
+    #[arg(short = 'r', value_name = "N", allow_negative_numbers = true)]
+    pub recursion: Option<i64>,
+
+    /// Rewrite pycs even when they are up to date.
+    #[arg(short = 'f')]
+    pub force: bool,
+
+    /// Print only errors; -qq prints nothing.
+    #[arg(short = 'q', action = clap::ArgAction::Count)]
+    pub quiet: u8,
+
+    /// Write legacy pyc locations (NAME.pyc beside NAME.py) instead of __pycache__.
+    #[arg(short = 'b')]
+    pub legacy: bool,
+
+    /// The directory compiled into the pycs in place of the sources' (for tracebacks).
+    #[arg(short = 'd', value_name = "DESTDIR")]
+    pub ddir: Option<PathBuf>,
+
+    /// The leading part removed from each source path compiled into the pycs.
+    #[arg(short = 's', value_name = "STRIPDIR")]
+    pub stripdir: Option<PathBuf>,
+
+    /// The directory put in front of each source path compiled into the pycs (after -s).
+    #[arg(short = 'p', value_name = "PREPENDDIR")]
+    pub prependdir: Option<PathBuf>,
+
+    /// Skip files whose path this regular expression matches (searched for, Python syntax).
+    #[arg(short = 'x', value_name = "REGEXP")]
+    pub exclude: Option<String>,
+
+    /// Also compile the files and directories listed in FILE, one a line ("-": standard input).
+    #[arg(short = 'i', value_name = "FILE")]
+    pub file_list: Option<PathBuf>,
+
+    /// The -i list is separated by NUL bytes (paths taken exactly, without stripping).
+    #[arg(short = '0', long = "null")]
+    pub null: bool,
+
+    /// Files compiled at once; 0 means one per CPU (default).
+    #[arg(
+        short = 'j',
+        long = "workers",
+        value_name = "N",
+        allow_negative_numbers = true
+    )]
+    pub jobs: Option<i64>,
+
+    /// How importlib validates the pycs (default: checked-hash when SOURCE_DATE_EPOCH is
+    /// set, else timestamp).
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub invalidation_mode: Option<InvalidationArg>,
+
+    /// An optimization level (-1, the default, is 0); repeat for one pyc per level.
+    #[arg(short = 'o', value_name = "LEVEL", allow_negative_numbers = true)]
+    pub opt_levels: Vec<i64>,
+
+    /// Skip symbolic links to files outside DIR.
+    #[arg(short = 'e', value_name = "DIR")]
+    pub limit_symlinks: Option<PathBuf>,
+
+    /// Make a pyc equal to the previous optimization level's a hard link to it.
+    #[arg(long)]
+    pub hardlink_dupes: bool,
+
+    /// Write the pycs under DIR, as Python's PYTHONPYCACHEPREFIX places them.
+    #[arg(long, value_name = "DIR")]
+    pub pycache_prefix: Option<PathBuf>,
+
+    /// Write a JSON list of every pyc (written or up to date) with its source and SHA-256.
+    #[arg(long, value_name = "FILE")]
+    pub manifest: Option<PathBuf>,
+
+    /// How errors are shown on standard error: with the source line and a caret, or as JSON
+    /// lines.
+    #[arg(long, value_enum, default_value = "human")]
+    pub error_format: ErrorFormat,
+}
+
+/// `--invalidation-mode`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub(crate) enum InvalidationArg {
+    Timestamp,
+    CheckedHash,
+    UncheckedHash,
+}
+
+/// `--error-format`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ErrorFormat {
+    Human,
+    Json,
 }
 
 #[derive(Args, Debug)]
@@ -358,12 +463,8 @@ fn explain(args: &ExplainArgs) -> ExitCode {
 }
 
 fn build(args: &BuildArgs) -> ExitCode {
-    if args.paths.is_empty() {
-        eprintln!("pyc-build: error: no paths given (see `pyc-build --help`)");
-        return ExitCode::from(2);
-    }
     match args.target.map_or_else(default_target, Ok) {
-        Ok(target) => build::run(&args.paths, target),
+        Ok(target) => build::run(args, target),
         Err(e) => {
             eprintln!("pyc-build: error: {e}");
             ExitCode::from(2)

@@ -23,6 +23,7 @@ mod stack;
 pub mod symtable;
 
 pub use diagnostic::{Diagnostic, ErrorKind};
+pub use stack::declare_stack;
 
 /// What to compile for.
 #[derive(Clone, Debug)]
