@@ -5,36 +5,7 @@
 //! Names and numbers follow `opcode.opmap`: real opcodes, the instrumented ones (3.12+) and the
 //! compiler's pseudo-opcodes (3.12+, numbers 256 and up); specialized opcodes are not included.
 
-use std::cell::Cell;
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::OnceLock;
-
 use crate::PythonVersion;
-
-/// Opcode names to their position in `OpcodeTable::ops`.
-type NameIndex = HashMap<&'static str, u16, BuildHasherDefault<Fnv>>;
-
-/// FNV-1a: opcode names are short and trusted, so a simple hash beats SipHash.
-struct Fnv(u64);
-
-impl Default for Fnv {
-    fn default() -> Fnv {
-        Fnv(0xcbf2_9ce4_8422_2325)
-    }
-}
-
-impl Hasher for Fnv {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-}
 
 #[rustfmt::skip]
 mod generated;
@@ -95,40 +66,14 @@ impl OpcodeTable {
         self.ops.get(usize::from(i))
     }
 
-    /// The opcode with this name (as in `opcode.opmap`). Code generation asks this for every
-    /// instruction it sizes, with names that are string literals: a per-thread cache keyed by
-    /// the name's address answers those, checked against the name itself; the rest is a hash
-    /// lookup in an index built on first use.
+    /// The opcode with this name (as in `opcode.opmap`), by binary search. Code generation
+    /// maps its own opcode type through a table built once per version instead.
     pub fn by_name(&self, name: &str) -> Option<&Opcode> {
-        type Slot = Cell<(usize, u8, u16)>;
-        thread_local! {
-            static CACHE: [Slot; 256] = const { [const { Cell::new((0, 0, 0)) }; 256] };
-        }
-        static INDEX: [OnceLock<NameIndex>; 6] = [const { OnceLock::new() }; 6];
-        let minor = self.version.minor();
-        let address = name.as_ptr() as usize;
-        let slot = (address >> 3) & 255;
-        let cached = CACHE.with(|c| c[slot].get());
-        if cached.0 == address && cached.1 == minor {
-            if let Some(op) = self
-                .ops
-                .get(usize::from(cached.2))
-                .filter(|o| o.name == name)
-            {
-                return Some(op);
-            }
-        }
-        let index = INDEX
-            .get(usize::from(minor).checked_sub(8)?)?
-            .get_or_init(|| {
-                self.by_name
-                    .iter()
-                    .map(|&i| (self.ops[usize::from(i)].name, u16::from(i)))
-                    .collect()
-            });
-        let i = *index.get(name)?;
-        CACHE.with(|c| c[slot].set((address, minor, i)));
-        self.ops.get(usize::from(i))
+        let pos = self
+            .by_name
+            .binary_search_by(|&i| self.ops[usize::from(i)].name.cmp(name))
+            .ok()?;
+        self.ops.get(usize::from(self.by_name[pos]))
     }
 }
 

@@ -5,6 +5,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 
 use num_bigint::BigInt;
+use rustc_hash::FxHashMap;
 
 use super::codes::*;
 use super::read::{parse_float_text, registers};
@@ -260,8 +261,8 @@ enum Mode<'l, 'a> {
     /// references to each object, the second writes.
     Compiled {
         counting: bool,
-        counts: HashMap<Vec<u8>, u32>,
-        seen: HashMap<Vec<u8>, u32>,
+        counts: FxHashMap<Vec<u8>, u32>,
+        seen: FxHashMap<Vec<u8>, u32>,
         next_ref: u32,
         /// For each [`StrRole::QualnameConst`] in order, whether it is the class body's
         /// constant object (decided while counting).
@@ -296,8 +297,8 @@ pub(crate) fn dumps<'a>(root: Obj<'a>, version: PythonVersion) -> Vec<u8> {
     let mode = if version.marshal_compile_refs() {
         Mode::Compiled {
             counting: true,
-            counts: HashMap::new(),
-            seen: HashMap::new(),
+            counts: FxHashMap::default(),
+            seen: FxHashMap::default(),
             next_ref: 0,
             qualnames: Vec::new(),
             next_qualname: 0,
@@ -355,7 +356,8 @@ fn identity(o: &Obj<'_>) -> (Option<Vec<u8>>, bool) {
     fn string(s: &PyStr, interned: bool) -> (Option<Vec<u8>>, bool) {
         // Interned strings are one object per value and always held elsewhere; so are the
         // cached empty and one-character Latin-1 strings.
-        let cached = s.char_len() == 0 || (s.char_len() == 1 && latin1(s).is_some());
+        let bytes = s.as_bytes().len();
+        let cached = bytes == 0 || (bytes <= 2 && s.char_len() == 1 && latin1(s).is_some());
         let t = if interned { b'I' } else { b'S' };
         (Some(tag(t, s.as_bytes())), interned || cached)
     }

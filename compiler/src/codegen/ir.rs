@@ -2,6 +2,11 @@
 //! keeps it: basic blocks of instructions (real opcodes and the pseudo-instructions below),
 //! with jump targets naming blocks and each instruction carrying its source location.
 
+use std::sync::OnceLock;
+
+use pyc_assembler::opcode::Opcode;
+use pyc_assembler::PythonVersion;
+
 /// Declares [`Op`]: every opcode name codegen or the flow graph uses.
 macro_rules! ops {
     ($($name:ident),* $(,)?) => {
@@ -51,6 +56,20 @@ ops! {
 }
 
 impl Op {
+    /// This opcode in `v`'s table (`None` for a name `v` does not have), through a table
+    /// indexed by `Op` built once per version: code generation asks for every instruction.
+    pub fn real(self, v: PythonVersion) -> Option<&'static Opcode> {
+        static TABLES: [OnceLock<Vec<Option<&'static Opcode>>>; 8] = [const { OnceLock::new() }; 8];
+        let build = || {
+            let table = v.opcodes();
+            Op::ALL.iter().map(|op| table.by_name(op.name())).collect()
+        };
+        match TABLES.get(usize::from(v.minor()).wrapping_sub(8)) {
+            Some(slot) => slot.get_or_init(build)[self as usize],
+            None => v.opcodes().by_name(self.name()),
+        }
+    }
+
     /// CPython's `IS_VIRTUAL_OPCODE`: a pseudo-instruction.
     pub fn is_virtual(self) -> bool {
         matches!(

@@ -83,11 +83,7 @@ impl Compiler<'_> {
     }
 
     fn snap_instr(&self, ins: &Instr, consts: &[Constant], slots: bool) -> SnapInstr {
-        let has_arg = self
-            .v
-            .opcodes()
-            .by_name(ins.op.name())
-            .is_some_and(|o| o.has_arg());
+        let has_arg = ins.op.real(self.v).is_some_and(|o| o.has_arg());
         SnapInstr {
             op: ins.op.name(),
             arg: (has_arg && ins.target.is_none()).then_some(ins.arg),

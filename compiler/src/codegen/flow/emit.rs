@@ -28,8 +28,8 @@ struct Real {
 }
 
 fn real(table: &OpcodeTable, op: Op) -> CResult<Real> {
-    let code = table
-        .by_name(op.name())
+    let code = op
+        .real(table.version)
         .filter(|c| c.number < 256 && !c.is_pseudo())
         .ok_or_else(|| internal(format!("opcode {} in final code", op.name())))?;
     Ok(Real {
