@@ -3,7 +3,10 @@
 use std::fmt;
 use std::str::FromStr;
 
-/// A CPython feature release (3.8 to 3.13). Only supported versions can be constructed.
+/// A CPython feature release (3.8 to 3.15). Only supported versions can be constructed.
+///
+/// 3.15 means 3.15.0rc1 (magic number 3666); pyc-build reads, writes, disassembles and
+/// assembles code for 3.14 and 3.15 but has no code generation for them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct PythonVersion {
     minor: u8,
@@ -54,15 +57,19 @@ impl PythonVersion {
     pub const V3_11: PythonVersion = PythonVersion { minor: 11 };
     pub const V3_12: PythonVersion = PythonVersion { minor: 12 };
     pub const V3_13: PythonVersion = PythonVersion { minor: 13 };
+    pub const V3_14: PythonVersion = PythonVersion { minor: 14 };
+    pub const V3_15: PythonVersion = PythonVersion { minor: 15 };
 
     /// Every supported version, oldest first.
-    pub const ALL: [PythonVersion; 6] = [
+    pub const ALL: [PythonVersion; 8] = [
         Self::V3_8,
         Self::V3_9,
         Self::V3_10,
         Self::V3_11,
         Self::V3_12,
         Self::V3_13,
+        Self::V3_14,
+        Self::V3_15,
     ];
 
     /// The version with this minor number (3.X), if supported.
@@ -87,6 +94,8 @@ impl PythonVersion {
             11 => 3495,
             12 => 3531,
             13 => 3571,
+            14 => 3627,
+            15 => 3666,
             _ => unreachable!("unsupported versions cannot be constructed"),
         }
     }
@@ -107,9 +116,20 @@ impl PythonVersion {
         format!("cpython-3{}", self.minor)
     }
 
-    /// The marshal format version `marshal.dumps` writes by default.
+    /// The marshal format version `marshal.dumps` writes by default: 4, then 5 (3.14, which
+    /// adds slice objects) and 6 (3.15).
     pub fn marshal_version(self) -> u8 {
-        4
+        match self.minor {
+            ..=13 => 4,
+            14 => 5,
+            _ => 6,
+        }
+    }
+
+    /// marshal writes and reads slice objects (`TYPE_SLICE`, marshal version 5: 3.14+), which
+    /// appear as constants of code objects.
+    pub fn marshals_slices(self) -> bool {
+        self.marshal_version() >= 5
     }
 
     /// The SipHash variant of `_imp.source_hash`.
@@ -121,8 +141,9 @@ impl PythonVersion {
         }
     }
 
-    /// The key `importlib.util.source_hash` uses: `_RAW_MAGIC_NUMBER`, the four magic bytes
-    /// read as a little-endian integer.
+    /// The key `importlib.util.source_hash` uses: `_RAW_MAGIC_NUMBER` (up to 3.13) or
+    /// `_imp.pyc_magic_number_token` (3.14+), both the four magic bytes read as a
+    /// little-endian integer.
     pub fn source_hash_key(self) -> u64 {
         u32::from_le_bytes(self.magic_bytes()) as u64
     }
@@ -162,6 +183,13 @@ impl PythonVersion {
     /// (3.12+).
     pub fn has_hidden_locals(self) -> bool {
         self.minor >= 12
+    }
+
+    /// The compiler's front end (source decoding, the parser's checks, the symbol table and
+    /// the compile-time errors) follows this version: 3.8 to 3.13 so far; 3.14's deferred
+    /// annotations and 3.15's additions are not in it yet.
+    pub fn has_front_end(self) -> bool {
+        self.minor <= 13
     }
 
     /// pyc-build can compile source for this version (code generation exists: 3.11 so far).
@@ -316,6 +344,18 @@ impl PythonVersion {
     /// `dis` writes a name's `NULL` flag after the name, `x + NULL` (3.13+), not before it.
     pub fn dis_writes_null_after_name(self) -> bool {
         self.minor >= 13
+    }
+
+    /// `dis` spells the argument of `IS_OP` (`is`, `is not`) and `CONTAINS_OP` (`in`,
+    /// `not in`), and names `END_ASYNC_FOR`'s target `from L…` (3.14+).
+    pub fn dis_names_is_and_contains(self) -> bool {
+        self.minor >= 14
+    }
+
+    /// `IMPORT_NAME`'s argument is the name index shifted left by two, above a bit for a
+    /// lazy import (1) and one for an eager import (2) (3.15+).
+    pub fn import_name_has_lazy_bits(self) -> bool {
+        self.minor >= 15
     }
 }
 
@@ -490,7 +530,7 @@ impl fmt::Display for UnknownVersion {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "unsupported Python version '{}' (supported: 3.8 to 3.13)",
+            "unsupported Python version '{}' (supported: 3.8 to 3.15)",
             self.0
         )
     }

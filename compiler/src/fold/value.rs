@@ -48,7 +48,9 @@ fn constant_of(n: Num) -> Constant {
 pub fn truth(c: &Constant) -> bool {
     match c {
         Constant::None => false,
-        Constant::StopIteration | Constant::Ellipsis | Constant::Code(_) => true,
+        Constant::StopIteration | Constant::Ellipsis | Constant::Slice(_) | Constant::Code(_) => {
+            true
+        }
         Constant::Bool(b) => *b,
         Constant::Int(i) => !i.is_zero(),
         Constant::Float(f) => *f != 0.0,

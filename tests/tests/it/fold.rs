@@ -20,7 +20,7 @@ use std::collections::HashSet;
 use pyc_assembler::{Constant, PythonVersion};
 use pyc_compiler::fold::{fold, Folded};
 use pyc_compiler::{parse, source};
-use pyc_tests::{for_each_version, full_sweep, Figure, Oracle};
+use pyc_tests::{for_each_front_end_version, full_sweep, Figure, Oracle};
 use ruff_python_ast::visitor::{walk_expr, walk_stmt, Visitor};
 use ruff_python_ast::{
     CmpOp, ConversionFlag, Expr, FStringPart, InterpolatedStringElement, Operator, Stmt, UnaryOp,
@@ -920,7 +920,7 @@ fn compare_ast(snippet: &Snippet, v: PythonVersion, theirs: &Value) -> Result<()
 #[test]
 fn constant_folding_matches_cpython() {
     let generated = generated();
-    for_each_version(|oracle| {
+    for_each_front_end_version(|oracle| {
         let v = oracle.version;
         let mut snippets = generated.clone();
         let stdlib = from_stdlib(oracle);
