@@ -421,18 +421,27 @@ def op_stdlib(req):
     export = os.environ.get("PYC_ORACLE_STDLIB_EXPORT")
     if not HOST_ROOT or not export:
         return {"path": sysconfig.get_paths()["stdlib"]}
+    import shutil
     import zipfile
     archive = next(p for p in sys.path if p.endswith(".zip"))
     stamp = "%s\n%s\n" % (sys.version, archive)
     target = os.path.join(export, "lib", "python%d.%d" % sys.version_info[:2])
     marker = host(os.path.join(export, "VERSION"))
     if not os.path.exists(marker) or open(marker).read() != stamp:
-        import shutil
-        shutil.rmtree(host(export), ignore_errors=True)
+        # Several oracles may start at once: each extracts to a directory of its own and
+        # renames it into place; the first rename wins.
+        if os.path.exists(marker):  # another version's copy
+            shutil.rmtree(host(export), ignore_errors=True)
+        partial = host(export) + ".partial-" + os.urandom(8).hex()
         with zipfile.ZipFile(archive) as z:
-            z.extractall(host(target), [n for n in z.namelist() if n.endswith(".py")])
-        with open(marker, "w") as f:
+            z.extractall(partial + target[len(export):],
+                         [n for n in z.namelist() if n.endswith(".py")])
+        with open(os.path.join(partial, "VERSION"), "w") as f:
             f.write(stamp)
+        try:
+            os.rename(partial, host(export))
+        except OSError:
+            shutil.rmtree(partial, ignore_errors=True)
     return {"path": target}
 
 
