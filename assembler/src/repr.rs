@@ -282,13 +282,17 @@ fn quote_for(ascii: impl Iterator<Item = u8>) -> char {
 }
 
 /// The Unicode version of `unicodedata` in each CPython version, as `major * 10 + minor`.
+/// 3.15 has Unicode 17.0, but our category data stops at 16.0: code points new in 17.0
+/// count as unassigned.
 fn unicode_version(v: PythonVersion) -> u8 {
     match v.minor() {
         8 => 121,
         9 | 10 => 130,
         11 => 140,
         12 => 150,
-        _ => 151,
+        13 => 151,
+        14 => 160,
+        _ => 170,
     }
 }
 

@@ -186,9 +186,16 @@ impl PythonVersion {
     }
 
     /// The compiler's front end (source decoding, the parser's checks, the symbol table and
-    /// the compile-time errors) follows this version: 3.8 to 3.13 so far; 3.14's deferred
-    /// annotations and 3.15's additions are not in it yet.
+    /// the compile-time errors) follows this version: 3.8 to 3.14 so far; 3.15's additions
+    /// are not in it yet.
     pub fn has_front_end(self) -> bool {
+        self.minor <= 14
+    }
+
+    /// The AST optimizer folds constant expressions (up to 3.13). 3.14 folds only `%`
+    /// formatting there and leaves the rest to the flow-graph optimizer, which the compiler's
+    /// `fold` pass does not model yet.
+    pub fn folds_constants_in_ast(self) -> bool {
         self.minor <= 13
     }
 
@@ -471,6 +478,20 @@ impl PythonVersion {
     /// 3.13 allows them and does not inline those comprehensions).
     pub fn refuses_nested_scopes_in_class_annotation_scopes(self) -> bool {
         self.minor == 12
+    }
+
+    /// PEP 649 and 749: annotations are evaluated lazily by `__annotate__` functions, whose
+    /// annotation scopes are part of the symbol table; a module (and a class, for annotations
+    /// under a condition) gets a `__conditional_annotations__` cell (3.14+).
+    pub fn has_deferred_annotations(self) -> bool {
+        self.minor >= 14
+    }
+
+    /// An `int` or `float` operand of `+`, `-`, `*` and `/` with a `complex` one counts as a
+    /// real number (C99 Annex G), not as a complex with a zero imaginary part (3.14+):
+    /// `1 - 0j` is `(1-0j)`. This decides what constant folding makes.
+    pub fn mixed_complex_arithmetic_is_real(self) -> bool {
+        self.minor >= 14
     }
 
     /// `try` visits its handlers before its `else` block (3.13+).

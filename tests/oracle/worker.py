@@ -407,6 +407,13 @@ def op_fold(req):
             result["op"] = prev.opname
             if prev.opname == "LOAD_CONST":
                 result["const"] = tagged(prev.argval)
+            elif prev.opname == "LOAD_SMALL_INT" or (
+                    prev.opname == "LOAD_COMMON_CONSTANT"
+                    and isinstance(prev.argval, (type(None), bool, int, str))):
+                # 3.14+ loads small ints, and 3.15 a few other constants, without co_consts:
+                # folding made the same constant.
+                result["op"] = "LOAD_CONST"
+                result["const"] = tagged(prev.argval)
         if tree is not None:
             result["ast"] = shape(probed(tree, probe))
         results.append(result)
