@@ -185,13 +185,6 @@ impl PythonVersion {
         self.minor >= 12
     }
 
-    /// The compiler's front end (source decoding, the parser's checks, the symbol table and
-    /// the compile-time errors) follows this version: 3.8 to 3.14 so far; 3.15's additions
-    /// are not in it yet.
-    pub fn has_front_end(self) -> bool {
-        self.minor <= 14
-    }
-
     /// The AST optimizer folds constant expressions (up to 3.13). 3.14 folds only `%`
     /// formatting there and leaves the rest to the flow-graph optimizer, which the compiler's
     /// `fold` pass does not model yet.
@@ -398,6 +391,29 @@ impl PythonVersion {
         self.minor >= 9
     }
 
+    /// A UTF-8 source (no cookie, or a UTF-8 one) must be valid UTF-8 throughout, comments
+    /// and bytes literals included: the first bad byte is `Non-UTF-8 code starting with …`
+    /// (3.14+); before, only what the tokenizer decodes is checked.
+    pub fn checks_whole_source_is_utf8(self) -> bool {
+        self.minor >= 14
+    }
+
+    /// `encoding problem: … with BOM` is reported on line 1 (3.14+), not line 0.
+    pub fn bom_conflict_on_line_one(self) -> bool {
+        self.minor >= 14
+    }
+
+    /// A comprehension's element may be unpacked, `[*it for it in its]` (PEP 798, 3.15+).
+    pub fn unpacks_in_comprehensions(self) -> bool {
+        self.minor >= 15
+    }
+
+    /// A bare `*` without named parameters after it is worded "named parameters must follow
+    /// bare *" (3.15+), not "named arguments …".
+    pub fn names_bare_star_parameters(self) -> bool {
+        self.minor >= 15
+    }
+
     /// f-strings are tokenized with their replacement fields (PEP 701, 3.12+).
     pub fn tokenizes_fstrings(self) -> bool {
         self.minor >= 12
@@ -492,6 +508,12 @@ impl PythonVersion {
     /// `1 - 0j` is `(1-0j)`. This decides what constant folding makes.
     pub fn mixed_complex_arithmetic_is_real(self) -> bool {
         self.minor >= 14
+    }
+
+    /// The symbol table names lambdas and comprehensions as their code objects are named,
+    /// `<lambda>`, `<listcomp>`, … (3.15+), not `lambda`, `listcomp`, ….
+    pub fn symtable_names_in_brackets(self) -> bool {
+        self.minor >= 15
     }
 
     /// `try` visits its handlers before its `else` block (3.13+).

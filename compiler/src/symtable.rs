@@ -317,6 +317,9 @@ impl Scope {
         match (self.kind, self.comprehension) {
             (ScopeKind::Module, _) => "<module>".into(),
             (ScopeKind::TypeParameters, _) => format!("<generic parameters of {}>", self.name),
+            (_, Some(_)) | (ScopeKind::Function, None) if self.name.starts_with('<') => {
+                self.name.clone()
+            }
             (_, Some(_)) => format!("<{}>", self.name),
             (ScopeKind::Function, None) if self.name == "lambda" => "<lambda>".into(),
             _ => self.name.clone(),
@@ -532,7 +535,9 @@ pub fn explain(table: &SymbolTable) -> String {
             (ScopeKind::Module, _) => "module",
             (ScopeKind::Class, _) => "class",
             (ScopeKind::Function, Some(_)) => "comprehension",
-            (ScopeKind::Function, None) if scope.name == "lambda" => "lambda",
+            (ScopeKind::Function, None) if matches!(scope.name.as_str(), "lambda" | "<lambda>") => {
+                "lambda"
+            }
             (ScopeKind::Function, None) => "function",
             (ScopeKind::TypeParameters, _) => "type parameters",
             (ScopeKind::TypeAlias, _) => "type alias",

@@ -471,19 +471,6 @@ pub fn floor(name: &str, v: PythonVersion) -> f64 {
         .unwrap_or(100.0)
 }
 
-/// [`for_each_version`] for the versions whose front end the compiler follows
-/// ([`PythonVersion::has_front_end`]); the others are reported as skipped.
-pub fn for_each_front_end_version(f: impl Fn(&mut Oracle) + Sync) {
-    for v in versions().into_iter().filter(|v| !v.has_front_end()) {
-        eprintln!("skipped {v}: the compiler's front end does not follow {v} yet");
-    }
-    for_each_version(|oracle| {
-        if oracle.version.has_front_end() {
-            f(oracle)
-        }
-    })
-}
-
 /// The versions to test: every supported one, or those `PYC_VERSIONS` names.
 pub fn versions() -> Vec<PythonVersion> {
     let Ok(list) = std::env::var("PYC_VERSIONS") else {

@@ -1098,7 +1098,11 @@ impl<'a> Builder<'a> {
                 }
                 let loc = self.loc(l.range);
                 self.enter_block(
-                    "lambda",
+                    if self.v.symtable_names_in_brackets() {
+                        "<lambda>"
+                    } else {
+                        "lambda"
+                    },
                     ScopeKind::Function,
                     Some((l.range, Role::Body)),
                     loc,
@@ -1366,6 +1370,12 @@ impl<'a> Builder<'a> {
             ComprehensionKind::Dict => "dictcomp",
             ComprehensionKind::Generator => "genexpr",
         };
+        let name = if self.v.symtable_names_in_brackets() {
+            format!("<{name}>")
+        } else {
+            name.to_string()
+        };
+        let name = name.as_str();
         let loc = at.unwrap_or_else(|| self.loc(e.range()));
         self.enter_block(
             name,

@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use pyc_compiler::Diagnostic;
-use pyc_tests::{b64, for_each_front_end_version, repo_root, Figure};
+use pyc_tests::{b64, for_each_version, repo_root, Figure};
 use serde_json::{json, Value};
 
 /// One corpus snippet: where it comes from and its exact bytes.
@@ -120,7 +120,7 @@ fn errors_match_cpython() {
         corpus.len()
     );
     let dump = std::env::var("PYC_ERRORS_DUMP").ok();
-    for_each_front_end_version(|oracle| {
+    for_each_version(|oracle| {
         let v = oracle.version;
         let mut figure = Figure::new("errors", v);
         let mut log = String::new();

@@ -20,7 +20,7 @@ use std::collections::HashSet;
 use pyc_assembler::{Constant, PythonVersion};
 use pyc_compiler::fold::{fold, Folded};
 use pyc_compiler::{parse, source};
-use pyc_tests::{for_each_front_end_version, full_sweep, Figure, Oracle};
+use pyc_tests::{for_each_version, full_sweep, Figure, Oracle};
 use ruff_python_ast::visitor::{walk_expr, walk_stmt, Visitor};
 use ruff_python_ast::{
     CmpOp, ConversionFlag, Expr, FStringPart, InterpolatedStringElement, Operator, Stmt, UnaryOp,
@@ -925,7 +925,7 @@ fn constant_folding_matches_cpython() {
             eprintln!("skipped {v}: its constant folding is the flow-graph optimizer's");
         }
     }
-    for_each_front_end_version(|oracle| {
+    for_each_version(|oracle| {
         if !oracle.version.folds_constants_in_ast() {
             return;
         }

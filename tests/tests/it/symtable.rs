@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use pyc_assembler::PythonVersion;
 
 use pyc_compiler::symtable::{self, ScopeId, ScopeKind, SymbolFlags, SymbolTable};
-use pyc_tests::{for_each_front_end_version, short, Figure, Oracle};
+use pyc_tests::{for_each_version, short, Figure, Oracle};
 use serde_json::{json, Value};
 
 /// Every `n`th standard-library file unless `PYC_SWEEP=full`.
@@ -29,7 +29,7 @@ const SAMPLE_EVERY: usize = 7;
 
 #[test]
 fn symtable_matches_cpython() {
-    for_each_front_end_version(|oracle| {
+    for_each_version(|oracle| {
         let v = oracle.version;
         let mut figures = Figures::new("symtable", "cells", v);
         for path in oracle.stdlib_corpus(SAMPLE_EVERY) {
@@ -76,7 +76,7 @@ fn symtable_edge_cases_match_cpython() {
             path
         })
         .collect();
-    for_each_front_end_version(|oracle| {
+    for_each_version(|oracle| {
         let mut figures = Figures::new("symtable-edges", "cells-edges", oracle.version);
         for path in &paths {
             figures.file(oracle, path);
