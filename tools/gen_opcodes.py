@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
 """Generate assembler/src/opcode/generated.rs from the real CPython interpreters.
 
-For each supported version (3.8 to 3.13) this runs an extraction snippet in that version's
+For each supported version (3.8 to 3.15) this runs an extraction snippet in that version's
 interpreter, which reports the `opcode` and `dis` tables as JSON, then fits every opcode's
 `dis.stack_effect` to a compact formula, verifies the formula against every sampled value, and
 writes the Rust tables.
 
-Interpreters: `$PYC_PYTHON_3_X` if set, else the newest `$(pyenv root)/versions/3.X.N/bin/python3`.
+Interpreters: `$PYC_PYTHON_3_X` if set, else the newest `$(pyenv root)/versions/3.X.N/bin/python3`,
+else (3.14, 3.15) CPython compiled to WebAssembly: the Pyodide npm package `pyodide3X` of
+`tests/pyodide/package.json`, run by node (`$PYC_NODE`, else `node`) through
+`tests/pyodide/oracle.mjs`; `npm ci` installs the packages when they are missing.
 
 Usage: gen_opcodes.py [--check] [--output PATH]
 
@@ -24,15 +27,16 @@ import subprocess
 import sys
 from pathlib import Path
 
-VERSIONS = (8, 9, 10, 11, 12, 13)
+VERSIONS = (8, 9, 10, 11, 12, 13, 14, 15)
 REPO = Path(__file__).resolve().parent.parent
+PYODIDE = REPO / "tests" / "pyodide"
 OUTPUT = REPO / "assembler" / "src" / "opcode" / "generated.rs"
 
 EXIT_STALE = 1
 EXIT_ERROR = 2
 EXIT_MISSING = 3
 
-# Runs inside the interpreter being examined (3.8 to 3.13), so it must stay valid for all of them.
+# Runs inside the interpreter being examined (3.8 to 3.15), so it must stay valid for all of them.
 EXTRACT = r'''
 import dis, json, opcode, sys
 
@@ -84,7 +88,7 @@ is_backward = getattr(dis, "_is_backward_jump", lambda op: False)
 ops = []
 for name, num in sorted(opcode.opmap.items(), key=lambda kv: kv[1]):
     has_arg = num in hasarg if hasarg is not None else num >= opcode.HAVE_ARGUMENT
-    if isinstance(caches, dict):
+    if hasattr(caches, "get"):  # a dict (3.13), a frozendict (3.15)
         n_caches = caches.get(name, 0)
     elif caches is not None and num < len(caches):
         n_caches = caches[num]
@@ -126,6 +130,11 @@ else:
         except IndexError:
             break
 
+def describe(obj):
+    """How `dis` names a constant of `LOAD_COMMON_CONSTANT`."""
+    return obj.__name__ if isinstance(obj, type) else repr(obj)
+
+
 json.dump({
     "version": list(sys.version_info[:2]),
     "have_argument": opcode.HAVE_ARGUMENT,
@@ -139,6 +148,8 @@ json.dump({
     "make_function_flags": list(getattr(dis, "MAKE_FUNCTION_FLAGS", None)
                                 or getattr(dis, "FUNCTION_ATTR_FLAGS")),
     "format_value_converters": converters,
+    "common_constants": [describe(c) for c in getattr(opcode, "_common_constants", [])],
+    "special_method_names": list(getattr(opcode, "_special_method_names", [])),
 }, sys.stdout)
 '''
 
@@ -160,13 +171,37 @@ def pyenv_root():
         return Path(root) if root else None
 
 
+def pyodide(minor):
+    """The command that runs a Python script (read from stdin) in Pyodide's CPython 3.X."""
+    package = "pyodide3{}".format(minor)
+    try:
+        manifest = json.loads((PYODIDE / "package.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if package not in manifest.get("dependencies", {}):
+        return None
+    node = shutil.which(os.environ.get("PYC_NODE", "node"))
+    if node is None:
+        raise Missing("no CPython 3.{} interpreter, and no node to run Pyodide".format(minor))
+    if not (PYODIDE / "node_modules" / package / "pyodide.mjs").is_file():
+        npm = shutil.which("npm")
+        if npm is None:
+            raise Missing("no CPython 3.{}, and no npm to install Pyodide".format(minor))
+        proc = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=str(PYODIDE),
+                              capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise Missing("npm ci in tests/pyodide failed:\n{}".format(proc.stderr))
+    return [node, str(PYODIDE / "oracle.mjs"), "3.{}".format(minor), "--script"]
+
+
 def interpreter(minor):
+    """The command that runs a Python script read from stdin in CPython 3.X."""
     var = "PYC_PYTHON_3_{}".format(minor)
     if os.environ.get(var):
         exe = shutil.which(os.environ[var])
         if exe is None:
             raise Missing("{}={} is not an executable".format(var, os.environ[var]))
-        return exe
+        return [exe, "-I", "-"]
     root = pyenv_root()
     found = []
     if root is not None and (root / "versions").is_dir():
@@ -176,21 +211,25 @@ def interpreter(minor):
             if m and exe.is_file():
                 found.append((int(m.group(1)), exe))
     if not found:
+        command = pyodide(minor)
+        if command is not None:
+            return command
         raise Missing("no CPython 3.{} interpreter: set {} or install 3.{}.x under pyenv"
                       .format(minor, var, minor))
-    return str(max(found)[1])
+    return [str(max(found)[1]), "-I", "-"]
 
 
-def extract(minor, exe):
+def extract(minor, command):
+    shown = " ".join(command)
     try:
-        proc = subprocess.run([exe, "-I", "-c", EXTRACT], capture_output=True, text=True)
+        proc = subprocess.run(command, input=EXTRACT, capture_output=True, text=True)
     except OSError as e:
-        raise Missing("cannot run {}: {}".format(exe, e))
+        raise Missing("cannot run {}: {}".format(shown, e))
     if proc.returncode != 0:
-        raise Failure("extraction failed in {}:\n{}".format(exe, proc.stderr))
+        raise Failure("extraction failed in {}:\n{}".format(shown, proc.stderr))
     data = json.loads(proc.stdout)
     if data["version"] != [3, minor]:
-        raise Failure("{} is Python {}.{}, expected 3.{}".format(exe, *data["version"], minor))
+        raise Failure("{} is Python {}.{}, expected 3.{}".format(shown, *data["version"], minor))
     return data
 
 
@@ -351,6 +390,8 @@ def render_table(minor, data):
             rs_list("({}, {})".format(k, rs_str(v)) for k, v in data["compiler_flag_names"])),
         "    make_function_flags: {},".format(rs_list(rs_str(s) for s in data["make_function_flags"])),
         "    format_value_converters: {},".format(rs_list(rs_str(s) for s in data["format_value_converters"])),
+        "    common_constants: {},".format(rs_list(rs_str(s) for s in data["common_constants"])),
+        "    special_method_names: {},".format(rs_list(rs_str(s) for s in data["special_method_names"])),
         "};",
     ]
     return "\n".join(lines)

@@ -170,6 +170,9 @@ pub enum Constant {
     Tuple(Vec<Constant>),
     /// Members in the order they were read or will be written; compared as a set.
     FrozenSet(Vec<Constant>),
+    /// A slice object, `start`, `stop` and `step` (3.14+, which folds constant slices and
+    /// marshals them).
+    Slice(Box<[Constant; 3]>),
     Code(Box<CodeObject>),
 }
 
@@ -196,6 +199,7 @@ impl Constant {
             Constant::Bytes(_) => "bytes",
             Constant::Tuple(_) => "tuple",
             Constant::FrozenSet(_) => "frozenset",
+            Constant::Slice(_) => "slice",
             Constant::Code(_) => "code",
         }
     }
@@ -222,6 +226,7 @@ impl PartialEq for Constant {
             (FrozenSet(a), FrozenSet(b)) => {
                 a.len() == b.len() && (a == b || a.iter().all(|x| b.contains(x)))
             }
+            (Slice(a), Slice(b)) => a == b,
             (Code(a), Code(b)) => a == b,
             _ => false,
         }

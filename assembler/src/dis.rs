@@ -659,6 +659,17 @@ impl Resolver<'_> {
                     (floor_div(arg, 2), true, "NULL|self")
                 }
                 "LOAD_SUPER_ATTR" => (floor_div(arg, 4), true, "NULL|self"),
+                "IMPORT_NAME" if self.v.import_name_has_lazy_bits() => {
+                    let (val, mut text) = with_name(name(floor_div(arg, 4))?);
+                    if !text.is_empty() {
+                        if arg & 1 != 0 {
+                            text.push_str(" + lazy");
+                        } else if arg & 2 != 0 {
+                            text.push_str(" + eager");
+                        }
+                    }
+                    return Ok((val, text));
+                }
                 _ => (arg, false, ""),
             };
             let (val, mut text) = with_name(name(index)?);
@@ -683,7 +694,13 @@ impl Resolver<'_> {
                     .labels
                     .get(&target)
                     .ok_or_else(|| DisError::at(offset, "jump target without a label"))?;
-                format!("to L{label}")
+                let preposition = if o.name == "END_ASYNC_FOR" && self.v.dis_names_is_and_contains()
+                {
+                    "from"
+                } else {
+                    "to"
+                };
+                format!("{preposition} L{label}")
             } else {
                 format!("to {target}")
             };
@@ -691,7 +708,10 @@ impl Resolver<'_> {
         }
         if matches!(
             o.name,
-            "LOAD_FAST_LOAD_FAST" | "STORE_FAST_LOAD_FAST" | "STORE_FAST_STORE_FAST"
+            "LOAD_FAST_LOAD_FAST"
+                | "LOAD_FAST_BORROW_LOAD_FAST_BORROW"
+                | "STORE_FAST_LOAD_FAST"
+                | "STORE_FAST_STORE_FAST"
         ) {
             let (a, b) = (local(arg >> 4)?, local(arg & 15)?);
             let text = format!("{a}, {b}");
@@ -746,6 +766,23 @@ impl Resolver<'_> {
             "CALL_INTRINSIC_2" => {
                 let text = pick(self.table.intrinsic2, arg, "intrinsic")?;
                 Ok((ArgValue::Int(arg), text.to_string()))
+            }
+            // The opcodes below exist from 3.14 on.
+            "LOAD_COMMON_CONSTANT" => {
+                let text = pick(self.table.common_constants, arg, "common constant")?;
+                Ok((ArgValue::Int(arg), text.to_string()))
+            }
+            "LOAD_SPECIAL" => {
+                let text = pick(self.table.special_method_names, arg, "special method")?;
+                Ok((ArgValue::Int(arg), text.to_string()))
+            }
+            "IS_OP" if self.v.dis_names_is_and_contains() => {
+                let text = if arg != 0 { "is not" } else { "is" };
+                Ok((ArgValue::Int(arg), text.into()))
+            }
+            "CONTAINS_OP" if self.v.dis_names_is_and_contains() => {
+                let text = if arg != 0 { "not in" } else { "in" };
+                Ok((ArgValue::Int(arg), text.into()))
             }
             _ => Ok((ArgValue::Int(arg), String::new())),
         }

@@ -61,6 +61,8 @@ pub mod codes {
     pub const UNKNOWN: u8 = b'?';
     pub const SET: u8 = b'<';
     pub const FROZENSET: u8 = b'>';
+    /// Marshal version 5 (3.14+).
+    pub const SLICE: u8 = b':';
     pub const ASCII: u8 = b'a';
     pub const ASCII_INTERNED: u8 = b'A';
     pub const SMALL_TUPLE: u8 = b')';

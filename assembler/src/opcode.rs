@@ -53,6 +53,11 @@ pub struct OpcodeTable {
     /// How `dis` shows the conversion of `FORMAT_VALUE` (`arg & 3`, `dis.FORMAT_VALUE_CONVERTERS`)
     /// or, in 3.13, of `CONVERT_VALUE` (`arg`): `""`, `"str"`, `"repr"`, `"ascii"`.
     pub format_value_converters: &'static [&'static str],
+    /// `opcode._common_constants` (3.14+), as `dis` names them: `LOAD_COMMON_CONSTANT`'s
+    /// argument.
+    pub common_constants: &'static [&'static str],
+    /// `opcode._special_method_names` (3.14+): `LOAD_SPECIAL`'s argument.
+    pub special_method_names: &'static [&'static str],
     /// Position in `ops` by opcode number; 255 where no opcode has that number.
     index: &'static [u8],
     /// Positions in `ops`, sorted by name.
@@ -254,6 +259,8 @@ impl PythonVersion {
             11 => &generated::V3_11,
             12 => &generated::V3_12,
             13 => &generated::V3_13,
+            14 => &generated::V3_14,
+            15 => &generated::V3_15,
             _ => unreachable!("unsupported versions cannot be constructed"),
         }
     }

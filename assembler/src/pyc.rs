@@ -442,8 +442,12 @@ mod tests {
             e.message.contains("3394") && e.message.contains("3.7"),
             "{e}"
         );
-        let e = read_header(b"\x2b\x0e\r\n\0\0\0\0\0\0\0\0\0\0\0\0").unwrap_err();
-        assert!(e.message.contains("3.14"), "{e}");
+        // 3600: a 3.14 alpha.
+        let e = read_header(b"\x10\x0e\r\n\0\0\0\0\0\0\0\0\0\0\0\0").unwrap_err();
+        assert!(
+            e.message.contains("3.14") && e.message.contains("3627"),
+            "{e}"
+        );
         let e = read_header(b"\x49\x0d\r\n\0\0\0\0\0\0\0\0\0\0\0\0").unwrap_err();
         assert!(
             e.message.contains("3401") && e.message.contains("3.8") && e.message.contains("3413"),

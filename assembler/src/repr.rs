@@ -24,7 +24,11 @@ pub enum SetOrder {
     /// read (marshal adds the members in their stored order): what `dis` shows for code
     /// loaded from a pyc. Members whose hash depends on their address (`None` before 3.12,
     /// `Ellipsis`, NaN from 3.10) make the order unknowable; such sets keep their stored order.
-    Loaded { hash_seed: u32 },
+    Loaded {
+        hash_seed: u32,
+        /// The kind of build: Pyodide's 32-bit CPython hashes otherwise than native ones.
+        build: hash::HashBuild,
+    },
     /// The stored order. Up to 3.10 marshal stores a frozenset in its iteration order, so
     /// this is what `dis` shows for the code object that was written (not read back);
     /// 3.11+ stores members sorted by their marshal bytes.
@@ -34,7 +38,10 @@ pub enum SetOrder {
 impl Default for SetOrder {
     /// Sets as read from a pyc by a Python with hash randomization off (`PYTHONHASHSEED=0`).
     fn default() -> SetOrder {
-        SetOrder::Loaded { hash_seed: 0 }
+        SetOrder::Loaded {
+            hash_seed: 0,
+            build: hash::HashBuild::Native64,
+        }
     }
 }
 
@@ -73,7 +80,9 @@ fn write_repr(c: &Constant, v: PythonVersion, order: SetOrder, out: &mut String)
         Constant::FrozenSet(items) => {
             out.push_str("frozenset({");
             let by_hash = match order {
-                SetOrder::Loaded { hash_seed } => hash::frozenset_order(items, v, hash_seed),
+                SetOrder::Loaded { hash_seed, build } => {
+                    hash::frozenset_order(items, v, hash_seed, build)
+                }
                 SetOrder::Stored => None,
             };
             match by_hash {
@@ -81,6 +90,11 @@ fn write_repr(c: &Constant, v: PythonVersion, order: SetOrder, out: &mut String)
                 None => write_items(items.iter(), v, order, out),
             }
             out.push_str("})");
+        }
+        Constant::Slice(parts) => {
+            out.push_str("slice(");
+            write_items(parts.iter(), v, order, out);
+            out.push(')');
         }
         Constant::Code(code) => out.push_str(&repr_code(code)),
     }
@@ -268,13 +282,17 @@ fn quote_for(ascii: impl Iterator<Item = u8>) -> char {
 }
 
 /// The Unicode version of `unicodedata` in each CPython version, as `major * 10 + minor`.
+/// 3.15 has Unicode 17.0, but our category data stops at 16.0: code points new in 17.0
+/// count as unassigned.
 fn unicode_version(v: PythonVersion) -> u8 {
     match v.minor() {
         8 => 121,
         9 | 10 => 130,
         11 => 140,
         12 => 150,
-        _ => 151,
+        13 => 151,
+        14 => 160,
+        _ => 170,
     }
 }
 

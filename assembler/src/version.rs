@@ -3,7 +3,10 @@
 use std::fmt;
 use std::str::FromStr;
 
-/// A CPython feature release (3.8 to 3.13). Only supported versions can be constructed.
+/// A CPython feature release (3.8 to 3.15). Only supported versions can be constructed.
+///
+/// 3.15 means 3.15.0rc1 (magic number 3666); pyc-build reads, writes, disassembles and
+/// assembles code for 3.14 and 3.15 but has no code generation for them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct PythonVersion {
     minor: u8,
@@ -54,15 +57,19 @@ impl PythonVersion {
     pub const V3_11: PythonVersion = PythonVersion { minor: 11 };
     pub const V3_12: PythonVersion = PythonVersion { minor: 12 };
     pub const V3_13: PythonVersion = PythonVersion { minor: 13 };
+    pub const V3_14: PythonVersion = PythonVersion { minor: 14 };
+    pub const V3_15: PythonVersion = PythonVersion { minor: 15 };
 
     /// Every supported version, oldest first.
-    pub const ALL: [PythonVersion; 6] = [
+    pub const ALL: [PythonVersion; 8] = [
         Self::V3_8,
         Self::V3_9,
         Self::V3_10,
         Self::V3_11,
         Self::V3_12,
         Self::V3_13,
+        Self::V3_14,
+        Self::V3_15,
     ];
 
     /// The version with this minor number (3.X), if supported.
@@ -87,6 +94,8 @@ impl PythonVersion {
             11 => 3495,
             12 => 3531,
             13 => 3571,
+            14 => 3627,
+            15 => 3666,
             _ => unreachable!("unsupported versions cannot be constructed"),
         }
     }
@@ -107,9 +116,20 @@ impl PythonVersion {
         format!("cpython-3{}", self.minor)
     }
 
-    /// The marshal format version `marshal.dumps` writes by default.
+    /// The marshal format version `marshal.dumps` writes by default: 4, then 5 (3.14, which
+    /// adds slice objects) and 6 (3.15).
     pub fn marshal_version(self) -> u8 {
-        4
+        match self.minor {
+            ..=13 => 4,
+            14 => 5,
+            _ => 6,
+        }
+    }
+
+    /// marshal writes and reads slice objects (`TYPE_SLICE`, marshal version 5: 3.14+), which
+    /// appear as constants of code objects.
+    pub fn marshals_slices(self) -> bool {
+        self.marshal_version() >= 5
     }
 
     /// The SipHash variant of `_imp.source_hash`.
@@ -121,8 +141,9 @@ impl PythonVersion {
         }
     }
 
-    /// The key `importlib.util.source_hash` uses: `_RAW_MAGIC_NUMBER`, the four magic bytes
-    /// read as a little-endian integer.
+    /// The key `importlib.util.source_hash` uses: `_RAW_MAGIC_NUMBER` (up to 3.13) or
+    /// `_imp.pyc_magic_number_token` (3.14+), both the four magic bytes read as a
+    /// little-endian integer.
     pub fn source_hash_key(self) -> u64 {
         u32::from_le_bytes(self.magic_bytes()) as u64
     }
@@ -169,6 +190,13 @@ impl PythonVersion {
     /// match `py_compile`'s bytes where the interpreter's state does not leak in): 3.11.
     pub fn marshal_compile_refs(self) -> bool {
         self.minor == 11
+    }
+
+    /// The AST optimizer folds constant expressions (up to 3.13). 3.14 folds only `%`
+    /// formatting there and leaves the rest to the flow-graph optimizer, which the compiler's
+    /// `fold` pass does not model yet.
+    pub fn folds_constants_in_ast(self) -> bool {
+        self.minor <= 13
     }
 
     /// pyc-build can compile source for this version (code generation exists: 3.11 so far).
@@ -324,6 +352,18 @@ impl PythonVersion {
     pub fn dis_writes_null_after_name(self) -> bool {
         self.minor >= 13
     }
+
+    /// `dis` spells the argument of `IS_OP` (`is`, `is not`) and `CONTAINS_OP` (`in`,
+    /// `not in`), and names `END_ASYNC_FOR`'s target `from L…` (3.14+).
+    pub fn dis_names_is_and_contains(self) -> bool {
+        self.minor >= 14
+    }
+
+    /// `IMPORT_NAME`'s argument is the name index shifted left by two, above a bit for a
+    /// lazy import (1) and one for an eager import (2) (3.15+).
+    pub fn import_name_has_lazy_bits(self) -> bool {
+        self.minor >= 15
+    }
 }
 
 /// Hashes of constants, which order the members of frozensets.
@@ -356,6 +396,29 @@ impl PythonVersion {
     /// An invalid character in an identifier is named with its code point (3.9+).
     pub fn names_invalid_characters(self) -> bool {
         self.minor >= 9
+    }
+
+    /// A UTF-8 source (no cookie, or a UTF-8 one) must be valid UTF-8 throughout, comments
+    /// and bytes literals included: the first bad byte is `Non-UTF-8 code starting with …`
+    /// (3.14+); before, only what the tokenizer decodes is checked.
+    pub fn checks_whole_source_is_utf8(self) -> bool {
+        self.minor >= 14
+    }
+
+    /// `encoding problem: … with BOM` is reported on line 1 (3.14+), not line 0.
+    pub fn bom_conflict_on_line_one(self) -> bool {
+        self.minor >= 14
+    }
+
+    /// A comprehension's element may be unpacked, `[*it for it in its]` (PEP 798, 3.15+).
+    pub fn unpacks_in_comprehensions(self) -> bool {
+        self.minor >= 15
+    }
+
+    /// A bare `*` without named parameters after it is worded "named parameters must follow
+    /// bare *" (3.15+), not "named arguments …".
+    pub fn names_bare_star_parameters(self) -> bool {
+        self.minor >= 15
     }
 
     /// f-strings are tokenized with their replacement fields (PEP 701, 3.12+).
@@ -440,6 +503,26 @@ impl PythonVersion {
         self.minor == 12
     }
 
+    /// PEP 649 and 749: annotations are evaluated lazily by `__annotate__` functions, whose
+    /// annotation scopes are part of the symbol table; a module (and a class, for annotations
+    /// under a condition) gets a `__conditional_annotations__` cell (3.14+).
+    pub fn has_deferred_annotations(self) -> bool {
+        self.minor >= 14
+    }
+
+    /// An `int` or `float` operand of `+`, `-`, `*` and `/` with a `complex` one counts as a
+    /// real number (C99 Annex G), not as a complex with a zero imaginary part (3.14+):
+    /// `1 - 0j` is `(1-0j)`. This decides what constant folding makes.
+    pub fn mixed_complex_arithmetic_is_real(self) -> bool {
+        self.minor >= 14
+    }
+
+    /// The symbol table names lambdas and comprehensions as their code objects are named,
+    /// `<lambda>`, `<listcomp>`, … (3.15+), not `lambda`, `listcomp`, ….
+    pub fn symtable_names_in_brackets(self) -> bool {
+        self.minor >= 15
+    }
+
     /// `try` visits its handlers before its `else` block (3.13+).
     pub fn handlers_before_else(self) -> bool {
         self.minor >= 13
@@ -497,7 +580,7 @@ impl fmt::Display for UnknownVersion {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "unsupported Python version '{}' (supported: 3.8 to 3.13)",
+            "unsupported Python version '{}' (supported: 3.8 to 3.15)",
             self.0
         )
     }

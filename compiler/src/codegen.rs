@@ -194,6 +194,12 @@ fn const_key(c: &Constant, out: &mut Vec<u8>) {
                 out.extend_from_slice(&k);
             }
         }
+        Constant::Slice(parts) => {
+            out.push(b':');
+            for part in parts.iter() {
+                const_key(part, out);
+            }
+        }
         // Callers never key code objects.
         Constant::Code(_) => out.push(b'C'),
     }

@@ -661,7 +661,7 @@ impl Folder<'_> {
         let Some(right) = self.value(&b.right) else {
             return After::Nothing;
         };
-        value::binary(b.op, &left, &right).map_or(After::Nothing, After::Fold)
+        value::binary(b.op, &left, &right, self.v).map_or(After::Nothing, After::Fold)
     }
 
     /// `fold_iter`: list displays to tuples, and sets of constants to frozensets.

@@ -33,15 +33,49 @@ pub fn decode(source: &[u8], v: PythonVersion) -> Result<String, Diagnostic> {
     let name = cookie.map(normal_name);
     if has_bom {
         if let Some(name) = name.as_deref().filter(|n| *n != "utf-8") {
-            return Err(no_line(format!("encoding problem: {name} with BOM")));
+            let mut d = no_line(format!("encoding problem: {name} with BOM"));
+            if v.bom_conflict_on_line_one() {
+                d.line = 1;
+            }
+            return Err(d);
         }
     }
     match name.as_deref() {
+        None | Some("utf-8") if v.checks_whole_source_is_utf8() => decode_utf8_strictly(bytes),
         None | Some("utf-8") => decode_utf8_lazily(bytes, v),
         Some(name) => match Codec::lookup(name) {
             Some(codec) => codec.decode(bytes),
             None => Err(no_line(format!("unknown encoding: {name}"))),
         },
+    }
+}
+
+/// 3.14+: the source must be valid UTF-8 throughout; the error points at the first bad byte
+/// (its line, and its 1-based byte column).
+fn decode_utf8_strictly(bytes: &[u8]) -> Result<String, Diagnostic> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => Ok(text.to_owned()),
+        Err(e) => {
+            let at = e.valid_up_to();
+            let line_start = bytes[..at]
+                .iter()
+                .rposition(|&b| b == b'\n')
+                .map_or(0, |i| i + 1);
+            let line = count_newlines(&bytes[..at]) as u32 + 1;
+            let column = (at - line_start) as u32 + 1;
+            let mut d = Diagnostic::new(
+                ErrorKind::SyntaxError,
+                format!(
+                    "Non-UTF-8 code starting with '\\x{:02x}' on line {line}, but no encoding \
+                     declared; see https://peps.python.org/pep-0263/ for details",
+                    bytes[at]
+                ),
+                line,
+                column,
+            );
+            d.end = Some((line, column));
+            Err(d)
+        }
     }
 }
 

@@ -53,8 +53,10 @@ pub enum ScopeKind {
     /// 3.12+: the lazily evaluated bound or constraints (3.13: or default) of one type
     /// parameter (CPython's `TypeVariableBlock`, `TypeVarBoundBlock` in 3.12).
     TypeVariable,
-    /// 3.10+, under `from __future__ import annotations`: an annotation, which is never
-    /// evaluated. Such scopes only exist to report errors and are not part of the tree.
+    /// An annotation scope: 3.14+, the `__annotate__` function of a function's parameters or
+    /// of a module's or class's variable annotations; 3.10+, under `from __future__ import
+    /// annotations`, an annotation that is never evaluated, whose scope only exists to report
+    /// errors and is not part of the tree.
     Annotation,
 }
 
@@ -242,6 +244,9 @@ pub struct ScopeFlags {
     /// 3.12+: an annotation scope directly inside a class body, which sees the class
     /// namespace.
     pub can_see_class_scope: bool,
+    /// 3.14+: a module with variable annotations, or a class with some under a condition:
+    /// it gets a `__conditional_annotations__` cell.
+    pub has_conditional_annotations: bool,
 }
 
 /// Index of a scope in [`SymbolTable::scopes`].
@@ -275,10 +280,7 @@ impl Scope {
     /// True for scopes whose locals live in fast slots: functions, lambdas, comprehensions
     /// and the 3.12+ annotation scopes (CPython's `_PyST_IsFunctionLike`).
     pub fn is_function_like(&self) -> bool {
-        !matches!(
-            self.kind,
-            ScopeKind::Module | ScopeKind::Class | ScopeKind::Annotation
-        )
+        !matches!(self.kind, ScopeKind::Module | ScopeKind::Class)
     }
 
     /// The symbol for an already mangled name.
@@ -315,6 +317,9 @@ impl Scope {
         match (self.kind, self.comprehension) {
             (ScopeKind::Module, _) => "<module>".into(),
             (ScopeKind::TypeParameters, _) => format!("<generic parameters of {}>", self.name),
+            (_, Some(_)) | (ScopeKind::Function, None) if self.name.starts_with('<') => {
+                self.name.clone()
+            }
             (_, Some(_)) => format!("<{}>", self.name),
             (ScopeKind::Function, None) if self.name == "lambda" => "<lambda>".into(),
             _ => self.name.clone(),
@@ -369,6 +374,9 @@ impl Scope {
         }
         if self.flags.needs_classdict {
             cells.push("__classdict__");
+        }
+        if self.flags.has_conditional_annotations {
+            cells.push("__conditional_annotations__");
         }
         if v.locals_layout() == LocalsLayout::LocalsPlus {
             let params: Vec<&str> = self
@@ -527,7 +535,9 @@ pub fn explain(table: &SymbolTable) -> String {
             (ScopeKind::Module, _) => "module",
             (ScopeKind::Class, _) => "class",
             (ScopeKind::Function, Some(_)) => "comprehension",
-            (ScopeKind::Function, None) if scope.name == "lambda" => "lambda",
+            (ScopeKind::Function, None) if matches!(scope.name.as_str(), "lambda" | "<lambda>") => {
+                "lambda"
+            }
             (ScopeKind::Function, None) => "function",
             (ScopeKind::TypeParameters, _) => "type parameters",
             (ScopeKind::TypeAlias, _) => "type alias",

@@ -3,6 +3,11 @@
 Protocol: one JSON object per line on stdin; one JSON object per line on stdout. Binary data
 travels as base64. Runs under every CPython from 3.8 on; it must not write pycs or touch the
 files it is asked about.
+
+It also runs inside Pyodide (CPython compiled to WebAssembly, `tests/pyodide/oracle.mjs`), which
+calls `handle` per request line. There the host's files are mounted under
+`$PYC_ORACLE_HOST_ROOT`: paths in requests and replies are the host's, and only the files
+opened here are translated.
 """
 import base64
 import dis
@@ -10,6 +15,7 @@ import importlib.util
 import io
 import json
 import marshal
+import os
 import re
 import struct
 import sys
@@ -17,6 +23,13 @@ import types
 from importlib import _bootstrap_external as bext
 
 ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+# Where the host's root directory is mounted (Pyodide); empty for a native interpreter.
+HOST_ROOT = os.environ.get("PYC_ORACLE_HOST_ROOT", "")
+
+
+def host(path):
+    """The path under which this interpreter sees the host's file `path`."""
+    return HOST_ROOT + os.path.abspath(path) if HOST_ROOT else path
 
 
 def b64(data):
@@ -28,7 +41,7 @@ def unb64(text):
 
 
 def compile_file(path, optimize=0):
-    with open(path, "rb") as f:
+    with open(host(path), "rb") as f:
         source = f.read()
     return compile(source, path, "exec", dont_inherit=True, optimize=optimize)
 
@@ -113,6 +126,8 @@ def key(obj):
         return ("tuple", tuple(key(x) for x in obj))
     if isinstance(obj, frozenset):
         return ("frozenset", frozenset(key(x) for x in obj))
+    if isinstance(obj, slice):
+        return ("slice", key(obj.start), key(obj.stop), key(obj.step))
     return (type(obj).__name__, obj)
 
 
@@ -164,7 +179,7 @@ def op_symtable(req):
     order) its name, firstlineno, co_flags, co_cellvars, co_freevars and co_varnames; 3.11+
     also its localsplus names and kinds (rebuilt from those three, without CO_FAST_HIDDEN)."""
     import symtable
-    with open(req["path"], "rb") as f:
+    with open(host(req["path"]), "rb") as f:
         source = f.read()
 
     def scope(table):
@@ -215,8 +230,10 @@ def op_dis(req):
 
 
 def op_run_pyc(req):
-    """Runs a pyc file in a fresh interpreter; returns its exit status, stdout and stderr."""
-    import os
+    """Runs a pyc file in a fresh interpreter; returns its exit status, stdout and stderr.
+    Without processes (Pyodide), runs its code object here as a fresh `__main__` module."""
+    if sys.platform == "emscripten":
+        return run_pyc_here(unb64(req["pyc"]))
     import subprocess
     import tempfile
     fd, path = tempfile.mkstemp(suffix=".pyc")
@@ -229,6 +246,23 @@ def op_run_pyc(req):
     return {"status": proc.returncode,
             "stdout": proc.stdout.decode("utf-8", "replace"),
             "stderr": proc.stderr.decode("utf-8", "replace")}
+
+
+def run_pyc_here(data):
+    import contextlib
+    import traceback
+    out, err = io.StringIO(), io.StringIO()
+    status = 0
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = marshal.loads(data[16:])
+            exec(code, {"__name__": "__main__", "__builtins__": __builtins__})
+        except SystemExit as e:
+            status = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+        except BaseException:
+            traceback.print_exc()
+            status = 1
+    return {"status": status, "stdout": out.getvalue(), "stderr": err.getvalue()}
 
 
 def op_source_hash(req):
@@ -245,13 +279,12 @@ def op_validate_pyc(req):
         flags = bext._classify_pyc(data, name, details)
         if flags & 0b1:
             if flags & 0b10:
-                with open(source_path, "rb") as f:
+                with open(host(source_path), "rb") as f:
                     source_hash = importlib.util.source_hash(f.read())
                 bext._validate_hash_pyc(data, source_hash, name, details)
             mode = "checked-hash" if flags & 0b10 else "unchecked-hash"
         else:
-            import os
-            st = os.stat(source_path)
+            st = os.stat(host(source_path))
             bext._validate_timestamp_pyc(data, int(st.st_mtime), st.st_size, name, details)
             mode = "timestamp"
         code = marshal.loads(memoryview(data)[16:])
@@ -374,6 +407,13 @@ def op_fold(req):
             result["op"] = prev.opname
             if prev.opname == "LOAD_CONST":
                 result["const"] = tagged(prev.argval)
+            elif prev.opname == "LOAD_SMALL_INT" or (
+                    prev.opname == "LOAD_COMMON_CONSTANT"
+                    and isinstance(prev.argval, (type(None), bool, int, str))):
+                # 3.14+ loads small ints, and 3.15 a few other constants, without co_consts:
+                # folding made the same constant.
+                result["op"] = "LOAD_CONST"
+                result["const"] = tagged(prev.argval)
         if tree is not None:
             result["ast"] = shape(probed(tree, probe))
         results.append(result)
@@ -440,34 +480,71 @@ def op_stack_replay(req):
 
 
 def op_stdlib(req):
+    """The standard library's directory. Pyodide imports its standard library from a zip
+    file: its `.py` files are extracted once to `$PYC_ORACLE_STDLIB_EXPORT` on the host,
+    whose path is returned."""
     import sysconfig
-    return {"path": sysconfig.get_paths()["stdlib"]}
+    export = os.environ.get("PYC_ORACLE_STDLIB_EXPORT")
+    if not HOST_ROOT or not export:
+        return {"path": sysconfig.get_paths()["stdlib"]}
+    import shutil
+    import zipfile
+    archive = next(p for p in sys.path if p.endswith(".zip"))
+    stamp = "%s\n%s\n" % (sys.version, archive)
+    target = os.path.join(export, "lib", "python%d.%d" % sys.version_info[:2])
+    marker = host(os.path.join(export, "VERSION"))
+    if not os.path.exists(marker) or open(marker).read() != stamp:
+        # Several oracles may start at once: each extracts to a directory of its own and
+        # renames it into place; the first rename wins.
+        if os.path.exists(marker):  # another version's copy
+            shutil.rmtree(host(export), ignore_errors=True)
+        partial = host(export) + ".partial-" + os.urandom(8).hex()
+        with zipfile.ZipFile(archive) as z:
+            z.extractall(partial + target[len(export):],
+                         [n for n in z.namelist() if n.endswith(".py")])
+        with open(os.path.join(partial, "VERSION"), "w") as f:
+            f.write(stamp)
+        try:
+            os.rename(partial, host(export))
+        except OSError:
+            shutil.rmtree(partial, ignore_errors=True)
+    return {"path": target}
 
 
 def op_version(req):
     return {"version": "%d.%d.%d" % sys.version_info[:3],
-            "magic": b64(importlib.util.MAGIC_NUMBER)}
+            "magic": b64(importlib.util.MAGIC_NUMBER),
+            "hash_width": sys.hash_info.width, "hash_algorithm": sys.hash_info.algorithm}
 
 
 OPS = {name[3:]: fn for name, fn in globals().items() if name.startswith("op_")}
 
 
-def main():
+def prepare():
+    """Settings for a whole session: no pycs written, no warnings shown."""
     sys.dont_write_bytecode = True
     # Compiling the stdlib's test data warns (SyntaxWarning, DeprecationWarning): not our news.
     import warnings
     warnings.simplefilter("ignore")
+
+
+def main():
+    prepare()
     out = sys.stdout
     for line in sys.stdin:
-        if not line.strip():
-            continue
-        try:
-            req = json.loads(line)
-            reply = OPS[req["op"]](req)
-        except Exception as e:
-            reply = {"internal_error": "%s: %s" % (type(e).__name__, e)}
-        out.write(json.dumps(reply) + "\n")
-        out.flush()
+        if line.strip():
+            out.write(handle(line) + "\n")
+            out.flush()
+
+
+def handle(line):
+    """The JSON reply (one line) to one JSON request line."""
+    try:
+        req = json.loads(line)
+        reply = OPS[req["op"]](req)
+    except Exception as e:
+        reply = {"internal_error": "%s: %s" % (type(e).__name__, e)}
+    return json.dumps(reply)
 
 
 if __name__ == "__main__":

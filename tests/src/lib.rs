@@ -1,17 +1,26 @@
 //! Test support: discovery of real CPython interpreters, the oracle worker protocol, the
 //! standard-library corpus and the recorded floors of differential figures.
 //!
+//! Versions without a native interpreter here (3.14, 3.15) are served by CPython compiled to
+//! WebAssembly: the Pyodide npm packages of `tests/pyodide/package.json`, installed with
+//! `npm ci` when missing and run by node (`tests/pyodide/oracle.mjs`) with the same worker.
+//!
 //! Environment variables:
 //! - `PYC_PYTHON_3_X`: the interpreter to use for 3.X (otherwise `pyenv root`, then PATH).
+//! - `PYC_NODE`: the node binary for the Pyodide oracles (otherwise `node` on PATH).
 //! - `PYC_REQUIRE_ORACLES=1`: a missing interpreter fails the test instead of skipping it
 //!   (CI sets this).
 //! - `PYC_SWEEP=full`: sweep the whole standard library instead of a sample.
+//! - `PYC_VERSIONS=3.14,3.15`: test only these versions (for work on some of them).
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::sync::OnceLock;
 
 use base64::Engine;
+use pyc_assembler::repr::hash::HashBuild;
+use pyc_assembler::repr::SetOrder;
 use pyc_assembler::PythonVersion;
 use serde_json::{json, Value};
 
@@ -74,11 +83,88 @@ pub fn find_interpreter(v: PythonVersion) -> Result<PathBuf, String> {
     ))
 }
 
+/// How the oracle of a version runs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Runner {
+    /// A native CPython interpreter running `tests/oracle/worker.py`.
+    Native(PathBuf),
+    /// CPython compiled to WebAssembly: the npm package `pyodide3X` of `tests/pyodide/`, run
+    /// by this node binary through `tests/pyodide/oracle.mjs`.
+    Pyodide(PathBuf),
+}
+
+/// The directory of the Pyodide oracles' npm project.
+pub fn pyodide_dir() -> PathBuf {
+    repo_root().join("tests/pyodide")
+}
+
+/// Whether `tests/pyodide/package.json` lists a Pyodide package for `v`.
+pub fn has_pyodide_package(v: PythonVersion) -> bool {
+    let text = std::fs::read_to_string(pyodide_dir().join("package.json")).unwrap_or_default();
+    let json: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+    json["dependencies"]
+        .get(format!("pyodide3{}", v.minor()))
+        .is_some()
+}
+
+/// Installs the Pyodide packages (`npm ci`) unless they are there; once per process.
+fn install_pyodide() -> Result<(), String> {
+    static INSTALLED: OnceLock<Result<(), String>> = OnceLock::new();
+    INSTALLED
+        .get_or_init(|| {
+            let dir = pyodide_dir();
+            if dir.join("node_modules/.package-lock.json").is_file() {
+                return Ok(());
+            }
+            let out = Command::new("npm")
+                .args(["ci", "--no-audit", "--no-fund"])
+                .current_dir(&dir)
+                .output()
+                .map_err(|e| format!("cannot run npm to install the Pyodide oracles: {e}"))?;
+            if out.status.success() {
+                Ok(())
+            } else {
+                Err(format!(
+                    "npm ci in tests/pyodide failed: {}",
+                    String::from_utf8_lossy(&out.stderr).trim()
+                ))
+            }
+        })
+        .clone()
+}
+
+/// Finds how to run the oracle for `v`: a native interpreter, else Pyodide under node when
+/// `tests/pyodide/package.json` has a package for `v`; or says why there is none.
+pub fn find_runner(v: PythonVersion) -> Result<Runner, String> {
+    let native = match find_interpreter(v) {
+        Ok(p) => return Ok(Runner::Native(p)),
+        Err(why) => why,
+    };
+    if !has_pyodide_package(v) {
+        return Err(native);
+    }
+    let node = PathBuf::from(std::env::var("PYC_NODE").unwrap_or_else(|_| "node".into()));
+    match Command::new(&node).arg("--version").output() {
+        Ok(out) if out.status.success() => {}
+        _ => {
+            return Err(format!(
+                "no CPython {v}: no native interpreter and no node to run Pyodide (set PYC_NODE)"
+            ))
+        }
+    }
+    install_pyodide()?;
+    Ok(Runner::Pyodide(node))
+}
+
 /// A long-lived CPython process answering the oracle protocol (`tests/oracle/worker.py`).
 pub struct Oracle {
     pub version: PythonVersion,
     /// The interpreter's full version, e.g. `3.11.7`.
     pub full_version: String,
+    /// How this oracle runs.
+    pub runner: Runner,
+    /// How the interpreter hashes (Pyodide's is a 32-bit build hashing with FNV).
+    pub hash_build: HashBuild,
     child: Child,
     stdin: ChildStdin,
     stdout: BufReader<ChildStdout>,
@@ -88,8 +174,8 @@ impl Oracle {
     /// Starts the worker for `v`. Returns `None` (after printing why) when the interpreter is
     /// missing, unless [`oracles_required`], in which case it panics.
     pub fn start(v: PythonVersion) -> Option<Oracle> {
-        let python = match find_interpreter(v) {
-            Ok(p) => p,
+        let runner = match find_runner(v) {
+            Ok(r) => r,
             Err(why) if oracles_required() => panic!("{why} (PYC_REQUIRE_ORACLES=1)"),
             Err(why) => {
                 eprintln!("skipped {v}: {why}");
@@ -98,34 +184,54 @@ impl Oracle {
         };
         // Not `-I`: that would ignore PYTHONHASHSEED. The rest of the environment that could
         // change the interpreter's behaviour is removed instead.
-        let mut command = Command::new(&python);
+        let mut command = match &runner {
+            Runner::Native(python) => {
+                let mut c = Command::new(python);
+                c.arg("-s")
+                    .arg("-B")
+                    .arg(repo_root().join("tests/oracle/worker.py"));
+                c
+            }
+            Runner::Pyodide(node) => {
+                let mut c = Command::new(node);
+                c.arg(pyodide_dir().join("oracle.mjs")).arg(v.to_string());
+                c
+            }
+        };
         for (key, _) in std::env::vars_os() {
             if key.to_string_lossy().starts_with("PYTHON") {
                 command.env_remove(key);
             }
         }
         let mut child = command
-            .arg("-s")
-            .arg("-B")
-            .arg(repo_root().join("tests/oracle/worker.py"))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .env("PYTHONDONTWRITEBYTECODE", "1")
             // Frozensets of strings are listed in hash order: make it the same every run.
             .env("PYTHONHASHSEED", "0")
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", python.display()));
+            .unwrap_or_else(|e| panic!("cannot start the oracle {runner:?}: {e}"));
         let stdin = child.stdin.take().expect("piped stdin");
         let stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
         let mut oracle = Oracle {
             version: v,
             full_version: String::new(),
+            runner,
+            hash_build: HashBuild::Native64,
             child,
             stdin,
             stdout,
         };
         let reply = oracle.request(json!({"op": "version"}));
         oracle.full_version = reply["version"].as_str().unwrap_or("?").to_string();
+        oracle.hash_build = match (
+            reply["hash_width"].as_u64(),
+            reply["hash_algorithm"].as_str(),
+        ) {
+            (Some(64), Some("siphash13" | "siphash24")) => HashBuild::Native64,
+            (Some(32), Some("fnv")) => HashBuild::Fnv32,
+            other => panic!("oracle {v}: hashes of an unknown kind of build {other:?}"),
+        };
         Some(oracle)
     }
 
@@ -150,6 +256,14 @@ impl Oracle {
         value
     }
 
+    /// The order in which this interpreter lists the members of a frozenset read from a pyc.
+    pub fn set_order(&self) -> SetOrder {
+        SetOrder::Loaded {
+            hash_seed: 0,
+            build: self.hash_build,
+        }
+    }
+
     /// `marshal.dumps(compile(source_of(path)))`, or the compile error as JSON.
     pub fn compile(&mut self, path: &Path) -> Result<Vec<u8>, Value> {
         self.compile_optimized(path, 0)
@@ -166,9 +280,17 @@ impl Oracle {
     }
 
     /// The `.py` files of this interpreter's standard library (without `site-packages`),
-    /// sorted; every `n`th one unless [`full_sweep`].
+    /// sorted; every `n`th one unless [`full_sweep`]. Pyodide's standard library is small
+    /// (it leaves out the tests): the 3.13 standard library's sources follow it.
     pub fn stdlib_corpus(&mut self, sample_every: usize) -> Vec<PathBuf> {
         let mut files = python_files(&self.stdlib_root());
+        if matches!(self.runner, Runner::Pyodide(_)) {
+            match native_stdlib(PythonVersion::V3_13) {
+                Ok(root) => files.extend(python_files(&root)),
+                Err(why) if oracles_required() => panic!("{why} (PYC_REQUIRE_ORACLES=1)"),
+                Err(why) => eprintln!("{}: corpus without the 3.13 sources: {why}", self.version),
+            }
+        }
         if !full_sweep() {
             files = files.into_iter().step_by(sample_every.max(1)).collect();
         }
@@ -230,6 +352,20 @@ impl Drop for Oracle {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The standard library directory of the native interpreter for `v`.
+fn native_stdlib(v: PythonVersion) -> Result<PathBuf, String> {
+    let python = find_interpreter(v)?;
+    let out = Command::new(&python)
+        .args([
+            "-I",
+            "-c",
+            "import sysconfig; print(sysconfig.get_paths()['stdlib'])",
+        ])
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", python.display()))?;
+    Ok(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
 }
 
 fn collect_py(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -380,12 +516,27 @@ pub fn floor(name: &str, v: PythonVersion) -> f64 {
         .unwrap_or(100.0)
 }
 
-/// Runs `f` with the oracle of every supported version that is available, in parallel
+/// The versions to test: every supported one, or those `PYC_VERSIONS` names.
+pub fn versions() -> Vec<PythonVersion> {
+    let Ok(list) = std::env::var("PYC_VERSIONS") else {
+        return PythonVersion::ALL.to_vec();
+    };
+    list.split(',')
+        .map(|s| {
+            s.parse()
+                .unwrap_or_else(|e| panic!("PYC_VERSIONS={list}: {e}"))
+        })
+        .collect()
+}
+
+/// Runs `f` with the oracle of every version to test that is available, in parallel
 /// threads (one per version; each owns its worker).
 pub fn for_each_version(f: impl Fn(&mut Oracle) + Sync) {
+    let versions = versions();
     std::thread::scope(|s| {
-        let handles: Vec<_> = PythonVersion::ALL
-            .into_iter()
+        let handles: Vec<_> = versions
+            .iter()
+            .copied()
             .map(|v| {
                 let f = &f;
                 s.spawn(move || {
@@ -396,7 +547,7 @@ pub fn for_each_version(f: impl Fn(&mut Oracle) + Sync) {
             })
             .collect();
         let mut failures = Vec::new();
-        for (v, h) in PythonVersion::ALL.into_iter().zip(handles) {
+        for (v, h) in versions.iter().zip(handles) {
             if let Err(e) = h.join() {
                 let msg = e
                     .downcast_ref::<String>()

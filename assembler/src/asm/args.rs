@@ -14,13 +14,13 @@ pub enum ArgKind {
     /// An index into `co_consts`, written as the constant.
     Const,
     /// An index into `co_names`, written as the name; `shift` low bits carry flags
-    /// (`LOAD_GLOBAL` 3.11+, `LOAD_ATTR` 3.12+, `LOAD_SUPER_ATTR`).
+    /// (`LOAD_GLOBAL` 3.11+, `LOAD_ATTR` 3.12+, `LOAD_SUPER_ATTR`, `IMPORT_NAME` 3.15+).
     Name {
         shift: u8,
     },
     /// A local variable (`co_varnames`, or the locals-plus index from 3.11).
     Local,
-    /// Two locals packed in four bits each (3.13 `LOAD_FAST_LOAD_FAST` and friends).
+    /// Two locals packed in four bits each (3.13+ `LOAD_FAST_LOAD_FAST` and friends).
     LocalPair,
     /// A cell or free variable (index into cells then frees before 3.11, locals-plus after).
     Free,
@@ -63,13 +63,17 @@ pub fn arg_kind(v: PythonVersion, op: &Opcode) -> ArgKind {
             "LOAD_GLOBAL" if v.load_global_pushes_null_in_low_bit() => 1,
             "LOAD_ATTR" if v.load_attr_loads_method_in_low_bit() => 1,
             "LOAD_SUPER_ATTR" => 2,
+            "IMPORT_NAME" if v.import_name_has_lazy_bits() => 2,
             _ => 0,
         };
         return ArgKind::Name { shift };
     }
     if matches!(
         name,
-        "LOAD_FAST_LOAD_FAST" | "STORE_FAST_LOAD_FAST" | "STORE_FAST_STORE_FAST"
+        "LOAD_FAST_LOAD_FAST"
+            | "LOAD_FAST_BORROW_LOAD_FAST_BORROW"
+            | "STORE_FAST_LOAD_FAST"
+            | "STORE_FAST_STORE_FAST"
     ) {
         return ArgKind::LocalPair;
     }
@@ -116,6 +120,7 @@ pub fn name_flag_words(v: PythonVersion, op: &Opcode) -> &'static [&'static str]
         "LOAD_GLOBAL" if v.load_global_pushes_null_in_low_bit() => &["NULL"],
         "LOAD_ATTR" if v.load_attr_loads_method_in_low_bit() => &["NULL|self"],
         "LOAD_SUPER_ATTR" => &["NULL|self", "twoarg"],
+        "IMPORT_NAME" if v.import_name_has_lazy_bits() => &["lazy", "eager"],
         _ => &[],
     }
 }

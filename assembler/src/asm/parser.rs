@@ -387,6 +387,24 @@ fn constant(line: &mut Line) -> Result<(ConstExpr, Span), AsmError> {
                 let (label, lspan) = line.name("a code block label")?;
                 return Ok((ConstExpr::Code(label, lspan), span.to(lspan)));
             }
+            "slice" => {
+                line.expect(Tok::LParen, "`(`")?;
+                let mut parts = Vec::with_capacity(3);
+                for i in 0..3 {
+                    if i > 0 {
+                        line.expect(Tok::Comma, "`,`")?;
+                    }
+                    match constant(line)? {
+                        (ConstExpr::Value(c), _) => parts.push(c),
+                        (_, at) => return Err(err(at, "a slice holds plain constants only")),
+                    }
+                }
+                let end = line.expect(Tok::RParen, "`)`")?;
+                let parts = <[Constant; 3]>::try_from(parts)
+                    .map_err(|_| err(span, "a slice has three parts"))?;
+                let value = Constant::Slice(Box::new(parts));
+                return Ok((ConstExpr::Value(value), start.to(Line::span_of(end))));
+            }
             "frozenset" => {
                 line.expect(Tok::LParen, "`(`")?;
                 let mut items = Vec::new();
@@ -414,6 +432,18 @@ fn constant(line: &mut Line) -> Result<(ConstExpr, Span), AsmError> {
         _ => return Err(err(span, format!("`{text}` is not a constant"))),
     };
     Ok((ConstExpr::Value(value), span))
+}
+
+/// Whether a slice appears in the constant.
+fn holds_slice(c: &ConstExpr) -> bool {
+    match c {
+        ConstExpr::Value(Constant::Slice(_)) => true,
+        ConstExpr::Value(Constant::Tuple(items)) => {
+            items.iter().any(|i| matches!(i, Constant::Slice(_)))
+        }
+        ConstExpr::Tuple(items) | ConstExpr::FrozenSet(items) => items.iter().any(holds_slice),
+        _ => false,
+    }
 }
 
 /// After `(`: a tuple, or a complex number `(re+imj)`.
@@ -638,7 +668,16 @@ fn operand(line: &mut Line, v: PythonVersion, op: &Opcode) -> Result<Operand, As
             }
             Operand::Arg(line.uint("a number")?)
         }
-        ArgKind::Const => Operand::Const(constant(line)?.0),
+        ArgKind::Const => {
+            let (c, span) = constant(line)?;
+            if !v.marshals_slices() && holds_slice(&c) {
+                return Err(err(
+                    span,
+                    format!("{v} cannot store slice constants (marshal writes them from 3.14)"),
+                ));
+            }
+            Operand::Const(c)
+        }
         ArgKind::Name { .. } => {
             let words = name_flag_words(v, op);
             let mut bits = 0;

@@ -333,6 +333,10 @@ fn const_text(
             let inner: Vec<String> = items.iter().map(|i| const_text(i, v, labels)).collect();
             format!("frozenset({{{}}})", inner.join(", "))
         }
+        Constant::Slice(parts) => {
+            let inner: Vec<String> = parts.iter().map(|i| const_text(i, v, labels)).collect();
+            format!("slice({})", inner.join(", "))
+        }
         Constant::Code(code) => format!("code {}", labels(code).unwrap_or_else(|| "?".into())),
     }
 }
@@ -1112,7 +1116,14 @@ fn operand_text(
             .opcodes()
             .nb_ops
             .get(d.arg as usize)
-            .map_or_else(raw, |(_, s)| s.to_string()),
+            // 3.14's subscript, `[]`, is no operator token: it goes by its name, NB_SUBSCR.
+            .map_or_else(raw, |(n, s)| {
+                if s.chars().all(|c| "+-*/%@&|^<>=".contains(c)) {
+                    s.to_string()
+                } else {
+                    n.to_string()
+                }
+            }),
         ArgKind::Intrinsic1 => v
             .opcodes()
             .intrinsic1

@@ -135,7 +135,9 @@ pub fn stack_depth(
             if let Some(n) = x.folded {
                 max = max.max(d + n as i64);
             }
-            if let Some(t) = x.target {
+            // 3.14+: END_ASYNC_FOR names the SEND of its loop as a target, but never goes
+            // there (CPython's stack depth skips it too).
+            if let Some(t) = x.target.filter(|_| x.op.name != "END_ASYNC_FOR") {
                 let je = x.op.stack_effect(x.arg, true).ok_or_else(|| DepthError {
                     at: i,
                     message: format!("{} has no stack effect for argument {}", x.op.name, x.arg),

@@ -80,6 +80,7 @@ struct Frame {
 enum Kind {
     Tuple,
     FrozenSet,
+    Slice,
     Code(CodeHead),
 }
 
@@ -341,6 +342,10 @@ impl Reader<'_> {
                     return Ok(Started::Frame(Frame::new(at, slot, Kind::FrozenSet, n)));
                 }
             }
+            SLICE if self.version.marshals_slices() => {
+                let slot = self.reserve(flagged, at)?;
+                return Ok(Started::Frame(Frame::new(at, slot, Kind::Slice, 3)));
+            }
             CODE => {
                 let slot = self.reserve(flagged, at)?;
                 return self.code_head(at, slot).map(Started::Frame);
@@ -489,6 +494,10 @@ impl Reader<'_> {
         let c = match f.kind {
             Kind::Tuple => Constant::Tuple(f.items),
             Kind::FrozenSet => Constant::FrozenSet(f.items),
+            Kind::Slice => match <[Constant; 3]>::try_from(f.items) {
+                Ok(parts) => Constant::Slice(Box::new(parts)),
+                Err(_) => return err(f.start, "a slice needs three objects"),
+            },
             Kind::Code(head) => {
                 Constant::Code(Box::new(build_code(self.version, head, f.items, f.start)?))
             }

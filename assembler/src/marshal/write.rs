@@ -96,6 +96,7 @@ enum Shape<'s> {
     Bytes(&'s [u8]),
     Tuple(usize),
     FrozenSet(usize),
+    Slice,
     Code,
 }
 
@@ -115,6 +116,7 @@ impl Obj<'_> {
                 Constant::Bytes(b) => Shape::Bytes(b),
                 Constant::Tuple(t) => Shape::Tuple(t.len()),
                 Constant::FrozenSet(s) => Shape::FrozenSet(s.len()),
+                Constant::Slice(_) => Shape::Slice,
                 Constant::Code(_) => Shape::Code,
             },
             Obj::Consts(t) => Shape::Tuple(t.len()),
@@ -175,8 +177,18 @@ fn same_values<'c>(mut pairs: Vec<(&'c Constant, &'c Constant)>) -> bool {
                 pairs.extend(a.iter().zip(b));
                 a.len() == b.len()
             }
+            (Constant::Slice(a), Constant::Slice(b)) => {
+                pairs.extend(a.iter().zip(b.iter()));
+                true
+            }
             (Constant::Code(a), Constant::Code(b)) => same_code(a, b, &mut pairs),
-            (Constant::Tuple(_) | Constant::FrozenSet(_) | Constant::Code(_), _) => false,
+            (
+                Constant::Tuple(_)
+                | Constant::FrozenSet(_)
+                | Constant::Slice(_)
+                | Constant::Code(_),
+                _,
+            ) => false,
             (a, b) => a == b,
         };
         if !equal {
@@ -481,6 +493,7 @@ fn plain_code(o: &Obj<'_>, shape: &Shape<'_>) -> u8 {
         Shape::Tuple(_) => TUPLE,
         Shape::FrozenSet(_) => FROZENSET,
         Shape::Code => CODE,
+        Shape::Slice => SLICE,
         Shape::Str(s) => {
             let interned = match o {
                 // `<module>`, `<lambda>`, … are static strings, not interned.
@@ -521,6 +534,7 @@ fn holds_frozenset(c: &Constant) -> bool {
         match c {
             Constant::FrozenSet(_) => return true,
             Constant::Tuple(items) => stack.extend(items),
+            Constant::Slice(parts) => stack.extend(parts.iter()),
             Constant::Code(code) => stack.extend(&code.consts),
             _ => {}
         }
@@ -575,6 +589,7 @@ fn fits(ty: u8, shape: &Shape<'_>) -> bool {
         (TUPLE, Shape::Tuple(_)) => true,
         (SMALL_TUPLE, Shape::Tuple(n)) => *n < 256,
         (FROZENSET, Shape::FrozenSet(_)) => true,
+        (SLICE, Shape::Slice) => true,
         (CODE, Shape::Code) => true,
         _ => false,
     }
@@ -593,6 +608,7 @@ fn shape_name(shape: &Shape<'_>) -> &'static str {
         Shape::Bytes(_) => "bytes",
         Shape::Tuple(_) => "tuple",
         Shape::FrozenSet(_) => "frozenset",
+        Shape::Slice => "slice",
         Shape::Code => "code object",
     }
 }
@@ -795,6 +811,7 @@ impl<'a> Writer<'_, 'a> {
             Shape::Tuple(n) if *n < 256 => SMALL_TUPLE,
             Shape::Tuple(_) => TUPLE,
             Shape::FrozenSet(_) => FROZENSET,
+            Shape::Slice => SLICE,
             Shape::Code => CODE,
             Shape::Str(s) => {
                 let (interned, shared) = match o {
@@ -894,6 +911,7 @@ impl<'a> Writer<'_, 'a> {
                 self.u32(n as u32);
                 self.children(o, tasks);
             }
+            Shape::Slice => self.children(o, tasks),
             Shape::Code => match o {
                 Obj::Code(c) => self.code(c, tasks),
                 Obj::Const(Constant::Code(c), _) => self.code(c, tasks),
@@ -951,6 +969,10 @@ impl<'a> Writer<'_, 'a> {
                         Task::Obj(o)
                     }
                 }))
+            }
+            // Strings in a slice are not interned.
+            Obj::Const(Constant::Slice(parts), _) => {
+                tasks.extend(parts.iter().map(|c| Task::Obj(Obj::Const(c, false))))
             }
             Obj::Consts(items) => {
                 tasks.extend(items.iter().map(|c| Task::Obj(Obj::Const(c, true))))

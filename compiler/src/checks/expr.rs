@@ -368,7 +368,13 @@ impl<'a> Checker<'a> {
         value: Option<&'a Expr>,
     ) -> R {
         let Some(generator) = generators.get(index) else {
-            self.expr(elt)?;
+            // 3.15+: `[*it for it in its]` unpacks each element (PEP 798).
+            match elt {
+                Expr::Starred(s) if value.is_none() && self.v.unpacks_in_comprehensions() => {
+                    self.expr(&s.value)?
+                }
+                _ => self.expr(elt)?,
+            }
             return self.opt_expr(value);
         };
         if index > 0 {

@@ -229,7 +229,7 @@ impl<'a> Compiler<'a> {
 
     /// `update_start_location_to_match_attr`: when an attribute access spans lines, the
     /// location starts at the attribute's name.
-    fn update_start_location_to_match_attr(&mut self, attr: &ast::ExprAttribute) {
+    pub(super) fn update_start_location_to_match_attr(&mut self, attr: &ast::ExprAttribute) {
         let at = self.loc_of(attr.range);
         let loc = &mut self.u.loc;
         if loc.lineno != at.end_lineno {

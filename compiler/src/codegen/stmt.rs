@@ -947,27 +947,6 @@ impl<'a> Compiler<'a> {
 
     // ---- assignments --------------------------------------------------------------------
 
-    /// `update_start_location_to_match_attr`: an attribute spanning lines is located at its
-    /// name.
-    fn match_attr_location(&mut self, attr: &ast::ExprAttribute) {
-        let at = self.loc_of(attr.range);
-        let loc = &mut self.u.loc;
-        if loc.lineno != at.end_lineno {
-            loc.lineno = at.end_lineno;
-            let len = attr.attr.as_str().chars().count() as i32;
-            if len <= at.end_col_offset {
-                loc.col_offset = at.end_col_offset - len;
-            } else {
-                loc.col_offset = -1;
-                loc.end_col_offset = -1;
-            }
-            loc.end_lineno = loc.end_lineno.max(loc.lineno);
-            if loc.lineno == loc.end_lineno {
-                loc.end_col_offset = loc.end_col_offset.max(loc.col_offset);
-            }
-        }
-    }
-
     /// `compiler_augassign`.
     fn augassign(&mut self, s: &'a ast::StmtAugAssign) -> CResult {
         let e = &*s.target;
@@ -977,7 +956,7 @@ impl<'a> Compiler<'a> {
             Expr::Attribute(a) => {
                 self.visit_expr(&a.value)?;
                 self.addop_i(Op::COPY, 1);
-                self.match_attr_location(a);
+                self.update_start_location_to_match_attr(a);
                 self.addop_name(Op::LOAD_ATTR, a.attr.as_str());
             }
             Expr::Subscript(sub) => {
@@ -996,7 +975,7 @@ impl<'a> Compiler<'a> {
         self.set_loc(e);
         match e {
             Expr::Attribute(a) => {
-                self.match_attr_location(a);
+                self.update_start_location_to_match_attr(a);
                 self.addop_i(Op::SWAP, 2);
                 self.addop_name(Op::STORE_ATTR, a.attr.as_str());
             }

@@ -373,10 +373,18 @@ fn to_complex(n: &Num) -> Option<Complex> {
 }
 
 /// `a <op> b` on numbers as `PyNumber_<op>` computes it (without the folder's size limits,
-/// which the caller applies first).
-pub(super) fn arith(op: Arith, a: &Num, b: &Num) -> Option<Num> {
+/// which the caller applies first); `real_mixed`: a real operand of a complex one counts as
+/// real (3.14+).
+pub(super) fn arith(op: Arith, a: &Num, b: &Num, real_mixed: bool) -> Option<Num> {
     match (a, b) {
         (Num::Int(x), Num::Int(y)) => int_arith(op, x, y),
+        (Num::Complex(c), Num::Complex(d)) => complex_arith(op, *c, *d).map(Num::Complex),
+        (Num::Complex(c), r) if real_mixed && op != Arith::Pow => {
+            cr_arith(op, *c, to_float(r)?).map(Num::Complex)
+        }
+        (r, Num::Complex(c)) if real_mixed && op != Arith::Pow => {
+            rc_arith(op, to_float(r)?, *c).map(Num::Complex)
+        }
         (Num::Complex(_), _) | (_, Num::Complex(_)) => {
             complex_arith(op, to_complex(a)?, to_complex(b)?).map(Num::Complex)
         }
@@ -448,6 +456,63 @@ fn complex_arith(op: Arith, a: Complex, b: Complex) -> Option<Complex> {
         Arith::Pow => complex_pow(a, b),
         // "can't take floor of complex number", "can't mod complex numbers".
         Arith::FloorDiv | Arith::Mod => None,
+    }
+}
+
+/// 3.14+ `complex <op> real` (`_Py_cr_sum` and kin).
+fn cr_arith(op: Arith, a: Complex, r: f64) -> Option<Complex> {
+    let (re, im) = match op {
+        Arith::Add => (a.re + r, a.im),
+        Arith::Sub => (a.re - r, a.im),
+        Arith::Mul => (a.re * r, a.im * r),
+        Arith::TrueDiv if r == 0.0 => return None,
+        Arith::TrueDiv => (a.re / r, a.im / r),
+        Arith::Pow | Arith::FloorDiv | Arith::Mod => return complex_arith(op, a, to_c(r)),
+    };
+    Some(Complex { re, im })
+}
+
+/// 3.14+ `real <op> complex` (`_Py_rc_diff`, `_Py_rc_quot` and kin).
+fn rc_arith(op: Arith, r: f64, b: Complex) -> Option<Complex> {
+    let (re, im) = match op {
+        Arith::Add => (r + b.re, b.im),
+        Arith::Sub => (r - b.re, -b.im),
+        Arith::Mul => (r * b.re, r * b.im),
+        Arith::TrueDiv => return rc_quot(r, b),
+        Arith::Pow | Arith::FloorDiv | Arith::Mod => return complex_arith(op, to_c(r), b),
+    };
+    Some(Complex { re, im })
+}
+
+fn to_c(r: f64) -> Complex {
+    Complex { re: r, im: 0.0 }
+}
+
+/// `_Py_rc_quot`: Smith's division of a real by a complex number.
+fn rc_quot(a: f64, b: Complex) -> Option<Complex> {
+    let (abs_re, abs_im) = (b.re.abs(), b.im.abs());
+    if abs_re >= abs_im {
+        if abs_re == 0.0 {
+            return None;
+        }
+        let ratio = b.im / b.re;
+        let denom = b.re + b.im * ratio;
+        Some(Complex {
+            re: a / denom,
+            im: (-a * ratio) / denom,
+        })
+    } else if abs_im >= abs_re {
+        let ratio = b.re / b.im;
+        let denom = b.re * ratio + b.im;
+        Some(Complex {
+            re: (a * ratio) / denom,
+            im: (-a) / denom,
+        })
+    } else {
+        Some(Complex {
+            re: f64::NAN,
+            im: f64::NAN,
+        })
     }
 }
 
@@ -538,9 +603,22 @@ mod tests {
         assert_eq!(float_rem(-1.0, 3.0), Some(2.0));
     }
 
+    /// 3.14+: `1 - 0j` is `(1-0j)`, a real operand keeping the sign of the zero.
+    #[test]
+    fn mixed_complex_arithmetic() {
+        let one = Num::Int(BigInt::from(1));
+        let zero_j = Num::Complex(Complex { re: 0.0, im: 0.0 });
+        let im = |real| match arith(Arith::Sub, &one, &zero_j, real) {
+            Some(Num::Complex(c)) => c.im.to_bits(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(im(true), (-0.0f64).to_bits());
+        assert_eq!(im(false), 0.0f64.to_bits());
+    }
+
     #[test]
     fn powers() {
-        let pow = |a: Num, b: Num| arith(Arith::Pow, &a, &b);
+        let pow = |a: Num, b: Num| arith(Arith::Pow, &a, &b, false);
         assert_eq!(
             pow(Num::Int(BigInt::from(2)), Num::Int(BigInt::from(-1))),
             Some(Num::Float(0.5))

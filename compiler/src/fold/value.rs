@@ -5,7 +5,7 @@
 
 use num_bigint::BigInt;
 use num_traits::{Signed, ToPrimitive, Zero};
-use pyc_assembler::{Constant, PyStr};
+use pyc_assembler::{Constant, PyStr, PythonVersion};
 use ruff_python_ast::{Operator, UnaryOp};
 
 use super::number::{arith, num_eq, Arith, Complex, Num};
@@ -48,7 +48,9 @@ fn constant_of(n: Num) -> Constant {
 pub fn truth(c: &Constant) -> bool {
     match c {
         Constant::None => false,
-        Constant::StopIteration | Constant::Ellipsis | Constant::Code(_) => true,
+        Constant::StopIteration | Constant::Ellipsis | Constant::Slice(_) | Constant::Code(_) => {
+            true
+        }
         Constant::Bool(b) => *b,
         Constant::Int(i) => !i.is_zero(),
         Constant::Float(f) => *f != 0.0,
@@ -79,7 +81,12 @@ pub(super) fn unary(op: UnaryOp, c: &Constant) -> Option<Constant> {
 }
 
 /// A binary operator on two constants, with the folder's limits.
-pub(super) fn binary(op: Operator, l: &Constant, r: &Constant) -> Option<Constant> {
+pub(super) fn binary(
+    op: Operator,
+    l: &Constant,
+    r: &Constant,
+    v: PythonVersion,
+) -> Option<Constant> {
     let arith_op = match op {
         Operator::Add => {
             return match (l, r) {
@@ -94,11 +101,11 @@ pub(super) fn binary(op: Operator, l: &Constant, r: &Constant) -> Option<Constan
                 (Constant::Tuple(a), Constant::Tuple(b)) => {
                     Some(Constant::Tuple([&a[..], b].concat()))
                 }
-                _ => numeric(Arith::Add, l, r),
+                _ => numeric(Arith::Add, l, r, v),
             }
         }
         Operator::Sub => Arith::Sub,
-        Operator::Mult => return safe_multiply(l, r),
+        Operator::Mult => return safe_multiply(l, r, v),
         Operator::Div => Arith::TrueDiv,
         Operator::FloorDiv => Arith::FloorDiv,
         Operator::Mod => {
@@ -108,17 +115,18 @@ pub(super) fn binary(op: Operator, l: &Constant, r: &Constant) -> Option<Constan
             }
             Arith::Mod
         }
-        Operator::Pow => return safe_power(l, r),
+        Operator::Pow => return safe_power(l, r, v),
         Operator::LShift => return safe_lshift(l, r),
         Operator::RShift => return rshift(l, r),
         Operator::BitAnd | Operator::BitOr | Operator::BitXor => return bitwise(op, l, r),
         Operator::MatMult => return None,
     };
-    numeric(arith_op, l, r)
+    numeric(arith_op, l, r, v)
 }
 
-fn numeric(op: Arith, l: &Constant, r: &Constant) -> Option<Constant> {
-    arith(op, &num_of(l)?, &num_of(r)?).map(constant_of)
+fn numeric(op: Arith, l: &Constant, r: &Constant, v: PythonVersion) -> Option<Constant> {
+    let real = v.mixed_complex_arithmetic_is_real();
+    arith(op, &num_of(l)?, &num_of(r)?, real).map(constant_of)
 }
 
 /// The length `safe_multiply` weighs for a sequence: items, characters or bytes.
@@ -146,7 +154,7 @@ fn check_complexity(c: &Constant, mut limit: i64) -> i64 {
     limit
 }
 
-fn safe_multiply(v: &Constant, w: &Constant) -> Option<Constant> {
+fn safe_multiply(v: &Constant, w: &Constant, version: PythonVersion) -> Option<Constant> {
     match (int_of(v), int_of(w)) {
         (Some(a), Some(b)) => {
             if !a.is_zero() && !b.is_zero() && a.bits() + b.bits() > MAX_INT_SIZE {
@@ -177,11 +185,11 @@ fn safe_multiply(v: &Constant, w: &Constant) -> Option<Constant> {
                     n.to_i64()?;
                     repeat(w, 0)
                 }
-                None => numeric(Arith::Mul, v, w),
+                None => numeric(Arith::Mul, v, w, version),
             }
         }
-        (None, Some(_)) if seq_len(v).is_some() => safe_multiply(w, v),
-        _ => numeric(Arith::Mul, v, w),
+        (None, Some(_)) if seq_len(v).is_some() => safe_multiply(w, v, version),
+        _ => numeric(Arith::Mul, v, w, version),
     }
 }
 
@@ -197,7 +205,7 @@ fn repeat(seq: &Constant, n: i64) -> Option<Constant> {
     })
 }
 
-fn safe_power(v: &Constant, w: &Constant) -> Option<Constant> {
+fn safe_power(v: &Constant, w: &Constant, version: PythonVersion) -> Option<Constant> {
     if let (Some(a), Some(b)) = (int_of(v), int_of(w)) {
         if !a.is_zero() && b.is_positive() {
             // `PyLong_AsSize_t` of the exponent; beyond it the fold fails.
@@ -207,7 +215,7 @@ fn safe_power(v: &Constant, w: &Constant) -> Option<Constant> {
             }
         }
     }
-    numeric(Arith::Pow, v, w)
+    numeric(Arith::Pow, v, w, version)
 }
 
 fn safe_lshift(v: &Constant, w: &Constant) -> Option<Constant> {
@@ -329,7 +337,7 @@ mod tests {
 
     #[test]
     fn size_limits() {
-        let mul = |a: &Constant, b: &Constant| binary(Operator::Mult, a, b);
+        let mul = |a: &Constant, b: &Constant| binary(Operator::Mult, a, b, PythonVersion::V3_13);
         assert!(mul(&pow2(63), &pow2(63)).is_some());
         assert!(mul(&pow2(64), &pow2(63)).is_none());
         assert_eq!(
@@ -347,37 +355,58 @@ mod tests {
         assert!(mul(&nested, &int(256)).is_some());
         let nested4 = Constant::Tuple(vec![Constant::Tuple(vec![int(1), int(2), int(3), int(4)])]);
         assert!(mul(&nested4, &int(256)).is_none());
-        let pow = |a: i64, b: i64| binary(Operator::Pow, &int(a), &int(b));
+        let pow = |a: i64, b: i64| binary(Operator::Pow, &int(a), &int(b), PythonVersion::V3_13);
         assert_eq!(pow(2, 64), Some(pow2(64)));
         assert_eq!(pow(2, 128), None);
         assert_eq!(pow(1, 200), None);
         assert_eq!(pow(0, 1000), Some(int(0)));
         assert_eq!(pow(2, -2), Some(Constant::Float(0.25)));
-        let shl = |a: i64, b: i64| binary(Operator::LShift, &int(a), &int(b));
+        let shl = |a: i64, b: i64| binary(Operator::LShift, &int(a), &int(b), PythonVersion::V3_13);
         assert_eq!(shl(1, 127), Some(pow2(127)));
         assert_eq!(shl(1, 128), None);
         assert_eq!(shl(0, 1000), Some(int(0)));
         assert_eq!(shl(1, -1), None);
-        assert_eq!(binary(Operator::Mod, &s("%s"), &int(1)), None);
+        assert_eq!(
+            binary(Operator::Mod, &s("%s"), &int(1), PythonVersion::V3_13),
+            None
+        );
     }
 
     #[test]
     fn bool_and_shift_semantics() {
         let t = Constant::Bool(true);
         let f = Constant::Bool(false);
-        assert_eq!(binary(Operator::BitAnd, &t, &f), Some(f.clone()));
-        assert_eq!(binary(Operator::BitOr, &t, &int(2)), Some(int(3)));
-        assert_eq!(binary(Operator::Add, &t, &t), Some(int(2)));
+        assert_eq!(
+            binary(Operator::BitAnd, &t, &f, PythonVersion::V3_13),
+            Some(f.clone())
+        );
+        assert_eq!(
+            binary(Operator::BitOr, &t, &int(2), PythonVersion::V3_13),
+            Some(int(3))
+        );
+        assert_eq!(
+            binary(Operator::Add, &t, &t, PythonVersion::V3_13),
+            Some(int(2))
+        );
         assert_eq!(unary(UnaryOp::Invert, &t), Some(int(-2)));
         assert_eq!(unary(UnaryOp::UAdd, &t), Some(int(1)));
         assert_eq!(unary(UnaryOp::Not, &s("")), Some(t.clone()));
-        assert_eq!(binary(Operator::RShift, &int(-5), &int(1)), Some(int(-3)));
         assert_eq!(
-            binary(Operator::RShift, &int(-5), &pow2(100)),
+            binary(Operator::RShift, &int(-5), &int(1), PythonVersion::V3_13),
+            Some(int(-3))
+        );
+        assert_eq!(
+            binary(Operator::RShift, &int(-5), &pow2(100), PythonVersion::V3_13),
             Some(int(-1))
         );
-        assert_eq!(binary(Operator::BitAnd, &int(-6), &int(7)), Some(int(2)));
-        assert_eq!(binary(Operator::BitXor, &int(-1), &int(5)), Some(int(-6)));
+        assert_eq!(
+            binary(Operator::BitAnd, &int(-6), &int(7), PythonVersion::V3_13),
+            Some(int(2))
+        );
+        assert_eq!(
+            binary(Operator::BitXor, &int(-1), &int(5), PythonVersion::V3_13),
+            Some(int(-6))
+        );
     }
 
     #[test]

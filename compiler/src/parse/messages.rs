@@ -763,7 +763,14 @@ pub(crate) fn parse_error(ctx: &Context, e: &ParseError) -> Diagnostic {
                     )
                 }) =>
         {
-            ctx.syntax("named arguments must follow bare *", start)
+            ctx.syntax(
+                if v.names_bare_star_parameters() {
+                    "named parameters must follow bare *"
+                } else {
+                    "named arguments must follow bare *"
+                },
+                start,
+            )
         }
         ParseErrorType::InvalidMatchPatternTarget if new && prev == Some(TokenKind::As) => {
             ctx.syntax("cannot use '_' as a target", start)

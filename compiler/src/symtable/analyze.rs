@@ -98,6 +98,9 @@ impl Analyzer<'_> {
             if v.has_type_params() {
                 newbound.insert("__classdict__".into());
             }
+            if v.has_deferred_annotations() {
+                newbound.insert("__conditional_annotations__".into());
+            }
         }
 
         let children = self.t.scopes[id.0 as usize].children.clone();
@@ -186,6 +189,9 @@ impl Analyzer<'_> {
             }
             if v.has_type_params() && newfree.remove("__classdict__") {
                 self.scope(id).flags.needs_classdict = true;
+            }
+            if v.has_deferred_annotations() && newfree.remove("__conditional_annotations__") {
+                self.scope(id).flags.has_conditional_annotations = true;
             }
         }
         let classflag = kind == ScopeKind::Class || sees_class;

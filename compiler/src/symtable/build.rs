@@ -51,6 +51,13 @@ pub(super) struct Extra {
     mangled: Option<usize>,
     /// 3.13+: what a type-variable scope evaluates, for messages.
     scope_info: &'static str,
+    /// 3.14+: the `__annotate__` scope of the variable annotations in this scope.
+    annotation_block: Option<ScopeId>,
+    /// 3.14+: inside a loop, `if`, `match`, `try` or `with` (`ste_in_conditional_block`).
+    in_conditional_block: bool,
+    /// 3.14+: in the annotation of a local variable, which is never evaluated: its names
+    /// are not recorded (`ste_in_unevaluated_annotation`).
+    in_unevaluated_annotation: bool,
 }
 
 /// CPython stops at about this depth too (3.8: three times the recursion limit), though with
@@ -206,6 +213,22 @@ impl<'a> Builder<'a> {
             self.table.keys.insert(key, id);
         }
         self.stack.push(id);
+        // 3.14+: the functions of annotation, type-variable and type-alias scopes take the
+        // format as a `.format` parameter, which their code reads.
+        if self.v.has_deferred_annotations()
+            && matches!(
+                kind,
+                ScopeKind::Annotation | ScopeKind::TypeVariable | ScopeKind::TypeAlias
+            )
+        {
+            let scope = self.scope(id);
+            let symbol = Symbol {
+                flags: F(F::PARAM | F::USE),
+                scope: NameScope::GlobalImplicit,
+            };
+            scope.symbols.insert(".format".into(), symbol);
+            scope.varnames.push(".format".into());
+        }
         if kind != ScopeKind::Annotation {
             if let Some(p) = prev {
                 self.scope(p).children.push(id);
@@ -505,25 +528,29 @@ impl<'a> Builder<'a> {
             Stmt::For(f) => {
                 self.visit_expr(&f.target)?;
                 self.visit_expr(&f.iter)?;
-                self.visit_body(&f.body)?;
-                self.visit_body(&f.orelse)?;
+                self.visit_conditional(&f.body)?;
+                self.visit_conditional(&f.orelse)?;
             }
             Stmt::While(w) => {
                 self.visit_expr(&w.test)?;
-                self.visit_body(&w.body)?;
-                self.visit_body(&w.orelse)?;
+                self.visit_conditional(&w.body)?;
+                self.visit_conditional(&w.orelse)?;
             }
             Stmt::If(i) => {
                 self.visit_expr(&i.test)?;
+                let saved = std::mem::replace(&mut self.cur_extra().in_conditional_block, true);
                 self.visit_body(&i.body)?;
+                // An `elif` is an `if` inside the `else`: its test is in the conditional block.
                 for clause in &i.elif_else_clauses {
                     if let Some(test) = &clause.test {
                         self.visit_expr(test)?;
                     }
                     self.visit_body(&clause.body)?;
                 }
+                self.cur_extra().in_conditional_block = saved;
             }
             Stmt::With(w) => {
+                let saved = std::mem::replace(&mut self.cur_extra().in_conditional_block, true);
                 for item in &w.items {
                     self.visit_expr(&item.context_expr)?;
                     if let Some(vars) = &item.optional_vars {
@@ -531,9 +558,11 @@ impl<'a> Builder<'a> {
                     }
                 }
                 self.visit_body(&w.body)?;
+                self.cur_extra().in_conditional_block = saved;
             }
             Stmt::Match(m) => {
                 self.visit_expr(&m.subject)?;
+                let saved = std::mem::replace(&mut self.cur_extra().in_conditional_block, true);
                 for case in &m.cases {
                     self.visit_pattern(&case.pattern)?;
                     if let Some(guard) = &case.guard {
@@ -541,6 +570,7 @@ impl<'a> Builder<'a> {
                     }
                     self.visit_body(&case.body)?;
                 }
+                self.cur_extra().in_conditional_block = saved;
             }
             Stmt::Raise(r) => {
                 if let Some(exc) = &r.exc {
@@ -551,6 +581,7 @@ impl<'a> Builder<'a> {
                 }
             }
             Stmt::Try(t) => {
+                let saved = std::mem::replace(&mut self.cur_extra().in_conditional_block, true);
                 self.visit_body(&t.body)?;
                 if !v.handlers_before_else() {
                     self.visit_body(&t.orelse)?;
@@ -568,6 +599,7 @@ impl<'a> Builder<'a> {
                     self.visit_body(&t.orelse)?;
                 }
                 self.visit_body(&t.finalbody)?;
+                self.cur_extra().in_conditional_block = saved;
             }
             Stmt::Assert(a) => {
                 self.visit_expr(&a.test)?;
@@ -650,7 +682,65 @@ impl<'a> Builder<'a> {
         self.v.future_annotations_have_scopes() && self.table.future.annotations
     }
 
+    /// 3.14+: enters a new `__annotate__` scope, which takes a `.format` parameter; under
+    /// `from __future__ import annotations` it is not part of the tree.
+    fn enter_annotate_block(&mut self, loc: Loc) -> Result<ScopeId> {
+        let parent = self.cur();
+        self.enter_block("__annotate__", ScopeKind::Annotation, None, loc);
+        let id = self.cur();
+        if !self.table.future.annotations {
+            self.scope(parent).children.push(id);
+        }
+        Ok(id)
+    }
+
+    /// Visits `body` as the body of a conditional statement (3.14+ tracks it for
+    /// annotations).
+    fn visit_conditional(&mut self, body: &[Stmt]) -> Result<()> {
+        let saved = std::mem::replace(&mut self.cur_extra().in_conditional_block, true);
+        let result = self.visit_body(body);
+        self.cur_extra().in_conditional_block = saved;
+        result
+    }
+
+    /// 3.14+ `symtable_visit_annotation`: a variable annotation, in the `__annotate__` scope
+    /// its scope shares; a function's local annotations are not evaluated at all.
+    fn visit_deferred_annotation(&mut self, annotation: &Expr) -> Result<()> {
+        let loc = self.loc(annotation.range());
+        let cur = self.cur();
+        let kind = self.table.scopes[cur.0 as usize].kind;
+        let unevaluated = kind == ScopeKind::Function;
+        let conditional = self.extra[cur.0 as usize].in_conditional_block;
+        if ((kind == ScopeKind::Class && conditional) || kind == ScopeKind::Module)
+            && !self.table.scopes[cur.0 as usize]
+                .flags
+                .has_conditional_annotations
+        {
+            self.scope(cur).flags.has_conditional_annotations = true;
+            self.add_def("__conditional_annotations__", F::USE, loc)?;
+        }
+        match self.extra[cur.0 as usize].annotation_block {
+            Some(block) => self.stack.push(block),
+            None => {
+                let block = self.enter_annotate_block(loc)?;
+                self.extra[cur.0 as usize].annotation_block = Some(block);
+                if kind == ScopeKind::Class && !self.table.future.annotations {
+                    self.cur_scope().flags.can_see_class_scope = true;
+                    self.add_def("__classdict__", F::USE, loc)?;
+                }
+            }
+        }
+        self.cur_extra().in_unevaluated_annotation = unevaluated;
+        let result = self.visit_expr(annotation);
+        self.cur_extra().in_unevaluated_annotation = false;
+        self.exit_block();
+        result
+    }
+
     fn visit_annotation(&mut self, annotation: &Expr) -> Result<()> {
+        if self.v.has_deferred_annotations() {
+            return self.visit_deferred_annotation(annotation);
+        }
         let deferred = self.annotations_deferred();
         if deferred {
             let loc = self.loc(annotation.range());
@@ -671,8 +761,17 @@ impl<'a> Builder<'a> {
         returns: Option<&Expr>,
         loc: Loc,
     ) -> Result<()> {
-        let deferred = self.annotations_deferred();
-        if deferred {
+        // 3.14+: one `__annotate__` scope for the parameters and the return, always.
+        let deferred = self.annotations_deferred() || self.v.has_deferred_annotations();
+        if self.v.has_deferred_annotations() {
+            let cur = &self.table.scopes[self.cur().0 as usize];
+            let in_class = cur.flags.can_see_class_scope || cur.kind == ScopeKind::Class;
+            self.enter_annotate_block(loc)?;
+            if in_class {
+                self.cur_scope().flags.can_see_class_scope = true;
+                self.add_def("__classdict__", F::USE, loc)?;
+            }
+        } else if deferred {
             self.enter_block("_annotation", ScopeKind::Annotation, None, loc);
         }
         let positional = params
@@ -688,6 +787,13 @@ impl<'a> Builder<'a> {
         let kwonly = params.kwonlyargs.iter().map(|p| &p.parameter);
         let all: Vec<&ast::Parameter> = positional.chain(star).chain(kwonly).collect();
         self.visit_exprs(all.into_iter().filter_map(|p| p.annotation.as_deref()))?;
+        if self.v.has_deferred_annotations() {
+            if let Some(returns) = returns {
+                self.visit_expr(returns)?;
+            }
+            self.exit_block();
+            return Ok(());
+        }
         if deferred {
             self.exit_block();
         }
@@ -992,7 +1098,11 @@ impl<'a> Builder<'a> {
                 }
                 let loc = self.loc(l.range);
                 self.enter_block(
-                    "lambda",
+                    if self.v.symtable_names_in_brackets() {
+                        "<lambda>"
+                    } else {
+                        "lambda"
+                    },
                     ScopeKind::Function,
                     Some((l.range, Role::Body)),
                     loc,
@@ -1077,6 +1187,7 @@ impl<'a> Builder<'a> {
                     self.visit_interpolations(&part.elements, None)?;
                 }
             }
+            Expr::Name(_) if self.extra[self.cur().0 as usize].in_unevaluated_annotation => {}
             Expr::Name(n) => {
                 let load = n.ctx == ExprContext::Load;
                 let loc = self.loc(n.range);
@@ -1259,6 +1370,12 @@ impl<'a> Builder<'a> {
             ComprehensionKind::Dict => "dictcomp",
             ComprehensionKind::Generator => "genexpr",
         };
+        let name = if self.v.symtable_names_in_brackets() {
+            format!("<{name}>")
+        } else {
+            name.to_string()
+        };
+        let name = name.as_str();
         let loc = at.unwrap_or_else(|| self.loc(e.range()));
         self.enter_block(
             name,

@@ -44,9 +44,12 @@ fn sweep(figure: &'static str, show_code: bool) {
                     all.splice(i + 1..i + 1, nested);
                     i += 1;
                 }
-                all.iter().map(|c| dis::show_code(c, v)).collect::<String>()
+                let order = oracle.set_order();
+                all.iter()
+                    .map(|c| dis::show_code_with(c, v, order))
+                    .collect::<String>()
             } else {
-                match dis::dis_module(&code, v) {
+                match dis::dis_module_with(&code, v, oracle.set_order()) {
                     Ok(text) => text,
                     Err(e) => {
                         fig.record(Err(format!("{name}: {e}")));

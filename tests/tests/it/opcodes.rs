@@ -4,6 +4,8 @@
 use std::path::Path;
 use std::process::Command;
 
+use pyc_assembler::PythonVersion;
+
 /// The exit code of `gen_opcodes.py` when an interpreter is missing.
 const EXIT_MISSING: i32 = 3;
 
@@ -14,6 +16,12 @@ fn oracles_required() -> bool {
 #[test]
 fn generated_opcode_tables_are_up_to_date() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    // Installs the Pyodide interpreters (once per process) before the script looks for them.
+    for v in PythonVersion::ALL {
+        if let Err(why) = pyc_tests::find_runner(v) {
+            eprintln!("{v}: {why}");
+        }
+    }
     let output = match Command::new("python3")
         .arg(root.join("tools").join("gen_opcodes.py"))
         .arg("--check")

@@ -75,22 +75,6 @@ fn malformed(what: &str) -> CodegenError {
     }
 }
 
-/// `PyObject_IsTrue` of a constant.
-fn is_true(c: &Constant) -> bool {
-    use num_traits::Zero;
-    match c {
-        Constant::None => false,
-        Constant::Bool(b) => *b,
-        Constant::Int(i) => !i.is_zero(),
-        Constant::Float(f) => *f != 0.0,
-        Constant::Complex { re, im } => *re != 0.0 || *im != 0.0,
-        Constant::Str(s) => !s.is_empty(),
-        Constant::Bytes(b) => !b.is_empty(),
-        Constant::Tuple(t) | Constant::FrozenSet(t) => !t.is_empty(),
-        Constant::StopIteration | Constant::Ellipsis | Constant::Code(_) => true,
-    }
-}
-
 impl Cfg {
     /// Takes a unit's blocks; fails if a jump or `SETUP_*` has no valid target.
     pub fn new(blocks: Vec<super::super::ir::Block>, entry: usize) -> CResult<Cfg> {
@@ -385,7 +369,7 @@ impl Cfg {
             match inst.op {
                 Op::LOAD_CONST => match nextop {
                     Some(Op::POP_JUMP_IF_FALSE | Op::POP_JUMP_IF_TRUE) => {
-                        let truth = is_true(const_at(consts, oparg)?);
+                        let truth = crate::fold::truth(const_at(consts, oparg)?);
                         self.blocks[b].instrs[i].op = Op::NOP;
                         let jump_if_true = nextop == Some(Op::POP_JUMP_IF_TRUE);
                         if truth == jump_if_true {
@@ -396,7 +380,7 @@ impl Cfg {
                         }
                     }
                     Some(Op::JUMP_IF_FALSE_OR_POP | Op::JUMP_IF_TRUE_OR_POP) => {
-                        let truth = is_true(const_at(consts, oparg)?);
+                        let truth = crate::fold::truth(const_at(consts, oparg)?);
                         let jump_if_true = nextop == Some(Op::JUMP_IF_TRUE_OR_POP);
                         if truth == jump_if_true {
                             self.blocks[b].instrs[i + 1].op = Op::JUMP;
