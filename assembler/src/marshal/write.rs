@@ -501,14 +501,7 @@ fn plain_code(o: &Obj<'_>, shape: &Shape<'_>) -> u8 {
                 Obj::Const(_, in_consts) => interned_constant(s, *in_consts),
                 _ => false,
             };
-            match (s.is_ascii(), s.as_bytes().len() < 256, interned) {
-                (true, true, true) => SHORT_ASCII_INTERNED,
-                (true, true, false) => SHORT_ASCII,
-                (true, false, true) => ASCII_INTERNED,
-                (true, false, false) => ASCII,
-                (false, _, true) => INTERNED,
-                (false, _, false) => UNICODE,
-            }
+            str_code(s, interned)
         }
     }
 }
@@ -518,6 +511,18 @@ fn plain_code(o: &Obj<'_>, shape: &Shape<'_>) -> u8 {
 /// start-up (the other cached one-character strings are not).
 fn interned_constant(s: &PyStr, in_consts: bool) -> bool {
     (in_consts && all_name_chars(s)) || s.as_bytes() == b"*"
+}
+
+/// The type code of a string: short or long, ASCII or not, interned or not.
+fn str_code(s: &PyStr, interned: bool) -> u8 {
+    match (s.is_ascii(), s.as_bytes().len() < 256, interned) {
+        (true, true, true) => SHORT_ASCII_INTERNED,
+        (true, true, false) => SHORT_ASCII,
+        (true, false, true) => ASCII_INTERNED,
+        (true, false, false) => ASCII,
+        (false, _, true) => INTERNED,
+        (false, _, false) => UNICODE,
+    }
 }
 
 /// A string made only of ASCII letters, digits and `_`, which CPython interns in constants.
@@ -801,49 +806,29 @@ impl<'a> Writer<'_, 'a> {
         let Mode::Plain { strings, next_ref } = &mut self.mode else {
             unreachable!("plain choices come only in plain mode")
         };
-        let code = match shape {
-            Shape::Singleton(code) => *code,
-            Shape::Int(i) if i32::try_from(*i).is_ok() => INT,
-            Shape::Int(_) => LONG,
-            Shape::Float(_) => BINARY_FLOAT,
-            Shape::Complex(..) => BINARY_COMPLEX,
-            Shape::Bytes(_) => STRING,
-            Shape::Tuple(n) if *n < 256 => SMALL_TUPLE,
-            Shape::Tuple(_) => TUPLE,
-            Shape::FrozenSet(_) => FROZENSET,
-            Shape::Slice => SLICE,
-            Shape::Code => CODE,
-            Shape::Str(s) => {
-                let (interned, shared) = match o {
-                    Obj::Str(_, StrRole::Name) => (true, true),
-                    Obj::Str(_, StrRole::Filename) => (false, true),
-                    Obj::Const(_, in_consts) => {
-                        let i = *in_consts && all_name_chars(s);
-                        (i, i)
-                    }
-                    _ => (false, false),
-                };
-                let code = match (s.is_ascii(), s.as_bytes().len() < 256, interned) {
-                    (true, true, true) => SHORT_ASCII_INTERNED,
-                    (true, true, false) => SHORT_ASCII,
-                    (true, false, true) => ASCII_INTERNED,
-                    (true, false, false) => ASCII,
-                    (false, _, true) => INTERNED,
-                    (false, _, false) => UNICODE,
-                };
-                if shared {
-                    let key = (Box::from(s.as_bytes()), interned);
-                    if let Some(&index) = strings.get(&key) {
-                        return Choice::Ref(REF, index);
-                    }
-                    strings.insert(key, *next_ref);
-                    *next_ref += 1;
-                    return Choice::Object(code | FLAG_REF);
-                }
-                code
-            }
+        let Shape::Str(s) = shape else {
+            return Choice::Object(plain_code(o, shape));
         };
-        Choice::Object(code)
+        let (interned, shared) = match o {
+            Obj::Str(_, StrRole::Name) => (true, true),
+            Obj::Str(_, StrRole::Filename) => (false, true),
+            Obj::Const(_, in_consts) => {
+                let i = *in_consts && all_name_chars(s);
+                (i, i)
+            }
+            _ => (false, false),
+        };
+        let code = str_code(s, interned);
+        if !shared {
+            return Choice::Object(code);
+        }
+        let key = (Box::from(s.as_bytes()), interned);
+        if let Some(&index) = strings.get(&key) {
+            return Choice::Ref(REF, index);
+        }
+        strings.insert(key, *next_ref);
+        *next_ref += 1;
+        Choice::Object(code | FLAG_REF)
     }
 
     fn object(&mut self, o: Obj<'a>, tasks: &mut Vec<Task<'a>>) -> Result<(), MarshalError> {
