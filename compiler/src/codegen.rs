@@ -646,7 +646,8 @@ impl<'a> Compiler<'a> {
     // ---- Constants and names ---------------------------------------------------------
 
     /// `compiler_add_const`: the index of `c` in `co_consts`, adding it if new. Equal constants
-    /// (by CPython's constant key) share an index; code objects never do.
+    /// (by CPython's constant key) share an index, and so do equal code objects; constants
+    /// holding a NaN never do.
     pub fn add_const(&mut self, c: Constant) -> u32 {
         let fresh = match &c {
             // A code object's key is its contents (`code_richcompare`): a body compiled twice
