@@ -214,6 +214,26 @@ impl Symbol {
     pub fn is_free(&self) -> bool {
         self.scope == NameScope::Free
     }
+
+    /// Why the name is in the scope, in words (`parameter`, `assigned`, `used`, …).
+    pub fn facts(&self) -> Vec<&'static str> {
+        [
+            (SymbolFlags::PARAM, "parameter"),
+            (SymbolFlags::LOCAL, "assigned"),
+            (SymbolFlags::IMPORT, "imported"),
+            (SymbolFlags::USE, "used"),
+            (SymbolFlags::GLOBAL, "declared global"),
+            (SymbolFlags::NONLOCAL, "declared nonlocal"),
+            (SymbolFlags::ANNOT, "annotated"),
+            (SymbolFlags::COMP_ITER, "comprehension variable"),
+            (SymbolFlags::TYPE_PARAM, "type parameter"),
+            (SymbolFlags::FREE_CLASS, "free in a method"),
+            (SymbolFlags::COMP_CELL, "cell of an inlined comprehension"),
+        ]
+        .into_iter()
+        .filter_map(|(bit, fact)| self.flags.has(bit).then_some(fact))
+        .collect()
+    }
 }
 
 /// The per-scope facts CPython keeps as `ste_*` bits.
@@ -570,22 +590,7 @@ pub fn explain(table: &SymbolTable) -> String {
             let _ = writeln!(out, "{pad}  parameters: {}", scope.varnames.join(", "));
         }
         for (name, sym) in &scope.symbols {
-            let facts: Vec<&str> = [
-                (SymbolFlags::PARAM, "parameter"),
-                (SymbolFlags::LOCAL, "assigned"),
-                (SymbolFlags::IMPORT, "imported"),
-                (SymbolFlags::USE, "used"),
-                (SymbolFlags::GLOBAL, "declared global"),
-                (SymbolFlags::NONLOCAL, "declared nonlocal"),
-                (SymbolFlags::ANNOT, "annotated"),
-                (SymbolFlags::COMP_ITER, "comprehension variable"),
-                (SymbolFlags::TYPE_PARAM, "type parameter"),
-                (SymbolFlags::FREE_CLASS, "free in a method"),
-                (SymbolFlags::COMP_CELL, "cell of an inlined comprehension"),
-            ]
-            .into_iter()
-            .filter_map(|(bit, fact)| sym.flags.has(bit).then_some(fact))
-            .collect();
+            let facts = sym.facts();
             let _ = writeln!(
                 out,
                 "{pad}  {name}: {}{}{}",

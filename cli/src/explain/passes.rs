@@ -2,7 +2,7 @@
 
 use pyc_assembler::{dis, exceptions, lines, CodeObject, PythonVersion};
 use pyc_compiler::explain::{code_objects_postorder, SnapBlock, SnapInstr, UnitSnapshot};
-use pyc_compiler::symtable::{ScopeKind, SymbolFlags, SymbolTable};
+use pyc_compiler::symtable::{ScopeKind, SymbolTable};
 use serde_json::{json, Value};
 
 use super::{code_objects, select, source_error, ExplainError, Input, Pass};
@@ -195,19 +195,7 @@ fn symtable(table: &SymbolTable) -> Value {
                 .symbols
                 .iter()
                 .map(|(name, sym)| {
-                    let facts: Vec<&str> = [
-                        (SymbolFlags::PARAM, "parameter"),
-                        (SymbolFlags::LOCAL, "assigned"),
-                        (SymbolFlags::IMPORT, "imported"),
-                        (SymbolFlags::USE, "used"),
-                        (SymbolFlags::GLOBAL, "declared global"),
-                        (SymbolFlags::NONLOCAL, "declared nonlocal"),
-                        (SymbolFlags::ANNOT, "annotated"),
-                        (SymbolFlags::COMP_ITER, "comprehension variable"),
-                    ]
-                    .into_iter()
-                    .filter_map(|(bit, fact)| sym.flags.has(bit).then_some(fact))
-                    .collect();
+                    let facts = sym.facts();
                     json!({"name": name, "scope": format!("{:?}", sym.scope), "facts": facts,
                            "flags": sym.raw(v)})
                 })
