@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
 """Times `pyc-build -q -j0` against `python3.X -m compileall -q -f -j0` on fresh copies of
-CPython 3.X's standard library, in the same run, and prints the wall-time ratio and the peak
-memory of each (the sum of the resident sets of the whole process tree, sampled, and the
-largest single process as the kernel counts it).
+CPython 3.X's standard library, in the same run, and prints the wall-time ratio, the user and
+system CPU time, and the peak memory of each (the sum of the resident sets of the whole process
+tree, sampled, and the largest single process as the kernel counts it).
 
 Usage: python3 tools/bench_compileall.py [--target 3.11] [--python PATH] [--pyc-build PATH]
-       [--runs N]
+       [--runs N] [--dir DIR]
+
+The system time is mostly the file system creating the new pycs, the same work for both tools;
+`--dir` puts the copies elsewhere (a tmpfs such as /dev/shm shows the tools without it).
 
 Without --pyc-build, builds it with `cargo build --release -p pyc-build`. Without --python,
 the interpreter is $PYC_PYTHON_3_X, else pyenv's newest 3.X, else python3.X on PATH.
@@ -70,9 +73,9 @@ def tree_rss(root):
 
 
 def measure(argv, cwd):
-    """Runs argv; returns (wall seconds, CPU seconds, peak tree RSS, peak single-process RSS,
-    exit code). CPU time and the single-process peak count the process and the children it
-    waited for (compileall's workers)."""
+    """Runs argv; returns (wall seconds, user CPU seconds, system CPU seconds, peak tree RSS,
+    peak single-process RSS, exit code). CPU times and the single-process peak count the
+    process and the children it waited for (compileall's workers)."""
     start = time.perf_counter()
     proc = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
@@ -93,8 +96,8 @@ def measure(argv, cwd):
     sampler.join()
     proc.returncode = os.waitstatus_to_exitcode(status)
     # ru_maxrss is in KiB on Linux: the largest of the process and its waited-for children.
-    cpu = usage.ru_utime + usage.ru_stime
-    return wall, cpu, peak, usage.ru_maxrss * 1024, proc.returncode
+    return (wall, usage.ru_utime, usage.ru_stime, peak, usage.ru_maxrss * 1024,
+            proc.returncode)
 
 
 def copy_stdlib(python, dest):
@@ -115,6 +118,8 @@ def main():
     parser.add_argument("--python")
     parser.add_argument("--pyc-build", dest="pyc_build")
     parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--dir", help="where the copies of the standard library go "
+                        "(default: the system's temporary directory)")
     args = parser.parse_args()
     python = args.python or find_python(args.target)
     pyc_build = args.pyc_build
@@ -126,31 +131,36 @@ def main():
     pyc_build = str(Path(pyc_build).resolve())
     print(f"python: {python}\npyc-build: {pyc_build}\ncores: {os.cpu_count()}")
     rows = {"compileall": [], "pyc-build": []}
-    with tempfile.TemporaryDirectory(prefix="pyc-bench-") as tmp:
+    tools = [
+        ("compileall", [python, "-m", "compileall", "-q", "-f", "-j0", "Lib"]),
+        ("pyc-build", [pyc_build, "--target", args.target, "-q", "-j0", "Lib"]),
+    ]
+    with tempfile.TemporaryDirectory(prefix="pyc-bench-", dir=args.dir) as tmp:
+        # Every copy is made before the first run and removed after the last: deleting a
+        # tree just before a run would make the file system's inode allocation part of
+        # what is measured (ext4 without a journal skips recently freed inodes one by one).
         for run in range(args.runs):
-            for name, argv in [
-                ("compileall", [python, "-m", "compileall", "-q", "-f", "-j0", "Lib"]),
-                ("pyc-build", [pyc_build, "--target", args.target, "-q", "-j0", "Lib"]),
-            ]:
+            for name, _ in tools:
+                copy_stdlib(python, Path(tmp, f"{name}-{run}", "Lib"))
+        for run in range(args.runs):
+            for name, argv in tools:
                 work = Path(tmp, f"{name}-{run}")
-                copy_stdlib(python, work / "Lib")
-                wall, cpu, peak, single, code = measure(argv, work)
-                rows[name].append((wall, cpu, peak, single, code, count_pycs(work)))
-                shutil.rmtree(work)
-    print(f"{'':12} {'wall s':>8} {'CPU s':>8} {'peak RSS (tree)':>16} "
+                *measured, = measure(argv, work)
+                rows[name].append((*measured, count_pycs(work)))
+    print(f"{'':12} {'wall s':>7} {'user s':>7} {'sys s':>7} {'peak RSS (tree)':>16} "
           f"{'largest process':>16} {'exit':>5} {'pycs':>6}")
     best, cpu = {}, {}
     for name, results in rows.items():
-        for wall, cpu_s, peak, single, code, pycs in results:
-            print(f"{name:12} {wall:8.2f} {cpu_s:8.2f} {peak / 2**20:12.1f} MiB "
+        for wall, user, system, peak, single, code, pycs in results:
+            print(f"{name:12} {wall:7.2f} {user:7.2f} {system:7.2f} {peak / 2**20:12.1f} MiB "
                   f"{single / 2**20:12.1f} MiB {code:5} {pycs:6}")
         best[name] = min(r[0] for r in results)
-        cpu[name] = min(r[1] for r in results)
+        cpu[name] = min(r[1] + r[2] for r in results)
     print(f"wall-time ratio (compileall / pyc-build, best of {args.runs}): "
           f"{best['compileall'] / best['pyc-build']:.2f}x")
     print(f"CPU-time ratio (compileall / pyc-build, best of {args.runs}): "
           f"{cpu['compileall'] / cpu['pyc-build']:.2f}x")
-    peak = max(r[2] for r in rows["pyc-build"])
+    peak = max(r[3] for r in rows["pyc-build"])
     print(f"pyc-build peak RSS: {peak / 2**20:.1f} MiB")
 
 
