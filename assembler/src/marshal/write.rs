@@ -22,8 +22,10 @@ pub(crate) enum Obj<'a> {
     Const(&'a Constant, bool),
     /// `co_consts` itself.
     Consts(&'a [Constant]),
-    Str(Cow<'a, PyStr>, StrRole),
-    Bytes(Cow<'a, [u8]>, BytesRole),
+    Str(&'a PyStr, StrRole),
+    Bytes(&'a [u8], BytesRole),
+    /// `co_localspluskinds`, made for the writer: fresh for each code object.
+    Kinds(Vec<u8>),
     /// A tuple of names (`co_names`, `co_varnames`, `co_localsplusnames`...).
     Names(Names<'a>),
     Code(&'a CodeObject),
@@ -50,32 +52,35 @@ pub(crate) enum BytesRole {
     Code,
     /// `co_linetable`, `co_exceptiontable` (3.8–3.10: `co_lnotab`): merged with equal ones.
     Table,
-    /// `co_localspluskinds`: fresh for each code object.
-    Kinds,
 }
 
 #[derive(Clone)]
 pub(crate) enum Names<'a> {
     Strs(&'a [PyStr]),
     Plus(&'a [LocalPlus]),
-    Owned(Vec<PyStr>),
+    /// Names picked from locals in the other layout than the version's.
+    Picked(Vec<&'a PyStr>),
 }
 
-impl Names<'_> {
+impl<'a> Names<'a> {
     fn len(&self) -> usize {
         match self {
             Names::Strs(s) => s.len(),
             Names::Plus(p) => p.len(),
-            Names::Owned(o) => o.len(),
+            Names::Picked(p) => p.len(),
         }
     }
 
-    fn iter(&self) -> Box<dyn Iterator<Item = &PyStr> + '_> {
-        match self {
-            Names::Strs(s) => Box::new(s.iter()),
-            Names::Plus(p) => Box::new(p.iter().map(|l| &l.name)),
-            Names::Owned(o) => Box::new(o.iter()),
-        }
+    fn iter(&self) -> impl DoubleEndedIterator<Item = &'a PyStr> + '_ {
+        // One of the three is not empty.
+        let (strs, plus, picked): (&'a [PyStr], &'a [LocalPlus], &[&'a PyStr]) = match self {
+            Names::Strs(s) => (s, &[], &[]),
+            Names::Plus(p) => (&[], p, &[]),
+            Names::Picked(p) => (&[], &[], p),
+        };
+        strs.iter()
+            .chain(plus.iter().map(|l| &l.name))
+            .chain(picked.iter().copied())
     }
 }
 
@@ -122,6 +127,7 @@ impl Obj<'_> {
             Obj::Consts(t) => Shape::Tuple(t.len()),
             Obj::Str(s, _) => Shape::Str(s),
             Obj::Bytes(b, _) => Shape::Bytes(b),
+            Obj::Kinds(k) => Shape::Bytes(k),
             Obj::Names(n) => Shape::Tuple(n.len()),
             Obj::Code(_) => Shape::Code,
         }
@@ -161,6 +167,7 @@ impl Obj<'_> {
             Obj::Consts(t) => Norm::Items(t),
             Obj::Str(s, _) => Norm::Str(s),
             Obj::Bytes(b, _) => Norm::Bytes(b),
+            Obj::Kinds(k) => Norm::Bytes(k),
             Obj::Names(n) => Norm::Names(n),
             Obj::Code(c) => Norm::Code(c),
         }
@@ -255,11 +262,14 @@ enum Norm<'s> {
 
 enum Task<'a> {
     Obj(Obj<'a>),
-    /// A member of a frozenset: while marshal writes a set, its sort list holds every
-    /// member a second time, so each gets `FLAG_REF` in the compile model.
-    Member(Obj<'a>),
+    /// A member of a frozenset in the compile model, with its node: while marshal writes a
+    /// set, its sort list holds every member a second time, so each gets `FLAG_REF`.
+    Member(Obj<'a>, usize),
     /// A raw 32-bit integer (`co_firstlineno`).
     Raw(u32),
+    /// The compile model's walk goes on at this node: after a frozenset's members, which
+    /// their sort may have visited in another order than their nodes'.
+    Seek(usize),
 }
 
 enum Mode<'l, 'a> {
@@ -269,18 +279,8 @@ enum Mode<'l, 'a> {
         next_ref: u32,
     },
     /// Choose encodings as CPython does and reference flags as marshal finds them on a code
-    /// object fresh from `compile()` (see [`dumps`]): a first pass (`counting`) counts the
-    /// references to each object, the second writes.
-    Compiled {
-        counting: bool,
-        counts: FxHashMap<Vec<u8>, u32>,
-        seen: FxHashMap<Vec<u8>, u32>,
-        next_ref: u32,
-        /// For each [`StrRole::QualnameConst`] in order, whether it is the class body's
-        /// constant object (decided while counting).
-        qualnames: Vec<bool>,
-        next_qualname: usize,
-    },
+    /// object fresh from `compile()` (see [`dumps`]).
+    Compiled(Refs),
     /// Replay a layout; `table` holds the objects that took reference indexes.
     Layout {
         items: &'l [LayoutItem],
@@ -306,15 +306,9 @@ struct Writer<'l, 'a> {
 /// `co_localsplusnames` and tables one object, or a second place in the tree — and every
 /// later place holding the same object is a back reference.
 pub(crate) fn dumps<'a>(root: Obj<'a>, version: PythonVersion) -> Vec<u8> {
+    let size = Size::of(&root);
     let mode = if version.marshal_compile_refs() {
-        Mode::Compiled {
-            counting: true,
-            counts: FxHashMap::default(),
-            seen: FxHashMap::default(),
-            next_ref: 0,
-            qualnames: Vec::new(),
-            next_qualname: 0,
-        }
+        Mode::Compiled(Refs::new(&root, version, size))
     } else {
         Mode::Plain {
             strings: HashMap::new(),
@@ -322,132 +316,361 @@ pub(crate) fn dumps<'a>(root: Obj<'a>, version: PythonVersion) -> Vec<u8> {
         }
     };
     let mut w = Writer {
-        out: Vec::new(),
+        out: Vec::with_capacity(size.bytes),
         member: false,
         version,
         mode,
     };
     // The plain writer has no layout to violate: every value has an encoding.
-    let passes = if matches!(w.mode, Mode::Compiled { .. }) {
-        2
-    } else {
-        1
-    };
-    for pass in 0..passes {
-        if pass == 1 {
-            if let Mode::Compiled { counting, .. } = &mut w.mode {
-                *counting = false;
-            }
-            w.out.clear();
-        }
-        if let Err(e) = w.run(root.clone()) {
-            unreachable!("plain marshal writer failed: {e}")
-        }
+    if let Err(e) = w.run(root) {
+        unreachable!("plain marshal writer failed: {e}")
     }
     w.out
 }
 
-/// What makes objects one object in a freshly compiled module, as a byte key (`None`: an
-/// object nothing else shares), and whether the interpreter or the caller always holds
-/// another reference to it.
-fn identity(o: &Obj<'_>) -> (Option<Vec<u8>>, bool) {
-    fn tag(t: u8, body: &[u8]) -> Vec<u8> {
-        let mut k = Vec::with_capacity(body.len() + 9);
-        k.push(t);
-        k.extend_from_slice(&(body.len() as u64).to_le_bytes());
-        k.extend_from_slice(body);
-        k
-    }
-    fn tuple<'c>(items: impl Iterator<Item = Option<Vec<u8>>>) -> Option<Vec<u8>> {
-        let mut body = Vec::new();
-        for item in items {
-            body.extend(item?);
+/// A guess at the size of a value, from its code objects, to allocate once.
+#[derive(Clone, Copy)]
+struct Size {
+    objects: usize,
+    bytes: usize,
+}
+
+impl Size {
+    fn of(root: &Obj<'_>) -> Size {
+        let mut size = Size {
+            objects: 1,
+            bytes: 16,
+        };
+        let mut stack: Vec<&CodeObject> = match root {
+            Obj::Code(c) => vec![c],
+            Obj::Const(Constant::Code(c), _) => vec![c],
+            _ => return size,
+        };
+        while let Some(c) = stack.pop() {
+            let locals = match &c.locals {
+                Locals::Plus(p) => p.len(),
+                Locals::Split {
+                    varnames,
+                    cellvars,
+                    freevars,
+                    ..
+                } => varnames.len() + cellvars.len() + freevars.len(),
+            };
+            // The fields, and about 12 bytes for each constant and name.
+            let objects = 12 + c.consts.len() + c.names.len() + locals;
+            size.objects += objects;
+            size.bytes += 12 * objects + c.code.len() + c.linetable.len() + c.exceptiontable.len();
+            stack.extend(c.nested_code());
         }
-        Some(tag(b't', &body))
+        size
     }
-    fn string(s: &PyStr, interned: bool) -> (Option<Vec<u8>>, bool) {
-        // Interned strings are one object per value and always held elsewhere; so are the
-        // cached empty and one-character Latin-1 strings.
-        let bytes = s.as_bytes().len();
-        let cached = bytes == 0 || (bytes <= 2 && s.char_len() == 1 && latin1(s).is_some());
-        let t = if interned { b'I' } else { b'S' };
-        (Some(tag(t, s.as_bytes())), interned || cached)
-    }
-    fn constant(c: &Constant, in_consts: bool) -> (Option<Vec<u8>>, bool) {
-        match c {
-            // Singletons are written without references, but tuples holding them need keys.
-            Constant::None => (Some(vec![b'N']), false),
-            Constant::StopIteration => (Some(vec![b'X']), false),
-            Constant::Ellipsis => (Some(vec![b'E']), false),
-            Constant::Bool(b) => (Some(vec![b'B', u8::from(*b)]), false),
-            Constant::Str(s) => string(s, interned_constant(s, in_consts)),
-            Constant::Int(i) => {
-                let small = i64::try_from(i).is_ok_and(|i| (-5..=256).contains(&i));
-                (Some(tag(b'i', &i.to_signed_bytes_le())), small)
-            }
-            Constant::Float(f) if !f.is_nan() => {
-                (Some(tag(b'f', &f.to_bits().to_le_bytes())), false)
-            }
-            Constant::Complex { re, im } if !re.is_nan() && !im.is_nan() => {
-                let mut b = re.to_bits().to_le_bytes().to_vec();
-                b.extend_from_slice(&im.to_bits().to_le_bytes());
-                (Some(tag(b'c', &b)), false)
-            }
-            Constant::Bytes(b) => (Some(tag(b'b', b)), b.len() <= 1),
-            Constant::Tuple(items) => (
-                tuple(items.iter().map(|c| constant(c, in_consts).0)),
-                items.is_empty(),
-            ),
-            // Interning the name-like strings of a frozenset (`intern_string_constants`) makes
-            // a new set for each code object whenever an equal string was interned before,
-            // as an identifier of the module or of the interpreter usually is (strings that
-            // start with a digit are no identifiers).
-            Constant::FrozenSet(items)
-                if items.iter().any(|c| {
+}
+
+/// What the compile model knows of one object of the value before writing it. The nodes
+/// are in visit order, frozenset members in the order the value holds them: an object's
+/// members follow it, each with everything it holds.
+#[derive(Clone, Copy)]
+struct Node {
+    /// What makes objects one object in a freshly compiled module ([`NO_ID`]: an object
+    /// nothing else shares, or a singleton, which is never a reference).
+    id: u32,
+    /// How many nodes this object and everything it holds take, which a reference skips.
+    size: u32,
+    /// The interpreter or the caller always holds another reference to it.
+    inherent: bool,
+    /// A [`StrRole::QualnameConst`], whose identity depends on what came before.
+    qualname_const: bool,
+}
+
+/// No identity, and no reference index.
+const NO_ID: u32 = u32::MAX;
+
+/// The compile model: every object's identity, counted over the value before writing it.
+struct Refs {
+    nodes: Vec<Node>,
+    /// How many places hold each identity, not counting those inside a repeated object
+    /// (marshal writes a repeat as a reference and never visits its members).
+    counts: Vec<u32>,
+    /// The reference index of each identity written so far, or [`NO_ID`].
+    seen: Vec<u32>,
+    /// The node of the next object to write.
+    cursor: usize,
+    next_ref: u32,
+}
+
+/// How a container's identity follows from its members'.
+#[derive(Clone, Copy)]
+enum Group {
+    /// The sequence of member identities; the empty tuple is cached by the interpreter.
+    Tuple { empty: bool },
+    /// The multiset of member identities, unless a member is a name-like string.
+    Set { named: bool },
+    /// No identity (code objects, slices).
+    Opaque { inherent: bool },
+}
+
+impl Group {
+    /// The group of a container, `None` for an object without members.
+    fn of(o: &Obj<'_>) -> Option<Group> {
+        Some(match o {
+            Obj::Const(Constant::Tuple(items), _) => Group::Tuple {
+                empty: items.is_empty(),
+            },
+            Obj::Consts(items) => Group::Tuple {
+                empty: items.is_empty(),
+            },
+            // Interning the name-like strings of a frozenset (`intern_string_constants`)
+            // makes a new set for each code object whenever an equal string was interned
+            // before, as an identifier of the module or of the interpreter usually is
+            // (strings that start with a digit are no identifiers).
+            Obj::Const(Constant::FrozenSet(items), _) => Group::Set {
+                named: items.iter().any(|c| {
                     matches!(c, Constant::Str(s) if all_name_chars(s)
                         && !s.as_bytes().first().is_some_and(u8::is_ascii_digit))
-                }) =>
-            {
-                (None, false)
+                }),
+            },
+            Obj::Const(Constant::Slice(_) | Constant::Code(_), _) => {
+                Group::Opaque { inherent: false }
             }
-            Constant::FrozenSet(items) => {
-                let mut keys = Vec::new();
-                for item in items {
-                    match constant(item, in_consts).0 {
-                        Some(k) => keys.push(k),
-                        None => return (None, false),
-                    }
+            Obj::Names(n) => Group::Tuple {
+                empty: n.len() == 0,
+            },
+            // The caller holds the module's code object; nested ones sit only in `co_consts`.
+            Obj::Code(_) => Group::Opaque { inherent: true },
+            Obj::Const(..) | Obj::Str(..) | Obj::Bytes(..) | Obj::Kinds(_) => return None,
+        })
+    }
+}
+
+impl Refs {
+    /// Identifies every object of the value, then counts the places holding each identity
+    /// in the order marshal visits them.
+    fn new(root: &Obj<'_>, version: PythonVersion, size: Size) -> Refs {
+        let mut ids = Identities::with_capacity(size.objects / 2);
+        let mut nodes: Vec<Node> = Vec::with_capacity(size.objects);
+        let mut tasks = vec![Task::Obj(root.clone())];
+        // The containers whose members are being visited: their node, the height of the
+        // task stack when their members are done, where their members' identities start.
+        let mut open: Vec<(usize, usize, usize, Group)> = Vec::new();
+        // The identities of the members of the open containers, as their container sees
+        // them.
+        let mut members: Vec<u32> = Vec::new();
+        while let Some(task) = tasks.pop() {
+            // `Raw` has no node; `Member` and `Seek` come only from the writer.
+            if let Task::Obj(o) = task {
+                let node = nodes.len();
+                if let Some(group) = Group::of(&o) {
+                    nodes.push(Node {
+                        id: NO_ID,
+                        size: 1,
+                        inherent: false,
+                        qualname_const: false,
+                    });
+                    open.push((node, tasks.len(), members.len(), group));
+                    push_members(&o, version, &mut tasks);
+                } else {
+                    let (id, member, inherent) = ids.leaf(&o);
+                    nodes.push(Node {
+                        id,
+                        size: 1,
+                        inherent,
+                        qualname_const: matches!(o, Obj::Str(_, StrRole::QualnameConst)),
+                    });
+                    members.push(member);
                 }
-                keys.sort();
-                (Some(tag(b'z', &keys.concat())), false)
             }
-            _ => (None, false),
+            while let Some(&(node, height, base, group)) = open.last() {
+                if height != tasks.len() {
+                    break;
+                }
+                open.pop();
+                let (id, inherent) = match group {
+                    Group::Tuple { empty } => (ids.seq(b't', &members[base..], false), empty),
+                    Group::Set { named: false } => (ids.seq(b'z', &members[base..], true), false),
+                    Group::Set { named: true } => (NO_ID, false),
+                    Group::Opaque { inherent } => (NO_ID, inherent),
+                };
+                members.truncate(base);
+                members.push(id);
+                nodes[node] = Node {
+                    id,
+                    size: (nodes.len() - node) as u32,
+                    inherent,
+                    qualname_const: false,
+                };
+            }
+        }
+        let mut counts = vec![0; ids.next as usize];
+        let mut i = 0;
+        while let Some(node) = nodes.get_mut(i) {
+            i += 1;
+            let Some(n) = counts.get_mut(node.id as usize) else {
+                continue;
+            };
+            if node.qualname_const && *n != 1 {
+                // The class body's `__qualname__` constant is its qualname object unless
+                // the constant cache already held an equal string from earlier code.
+                node.id = NO_ID;
+                continue;
+            }
+            *n += 1;
+            if *n > 1 {
+                // The same object again: its members were counted the first time.
+                i += node.size as usize - 1;
+            }
+        }
+        Refs {
+            nodes,
+            seen: vec![NO_ID; counts.len()],
+            counts,
+            cursor: 0,
+            next_ref: 0,
         }
     }
-    match o {
-        Obj::Const(c, in_consts) => constant(c, *in_consts),
-        Obj::Consts(items) => (
-            tuple(items.iter().map(|c| constant(c, true).0)),
-            items.is_empty(),
-        ),
-        Obj::Names(n) => (tuple(n.iter().map(|s| string(s, true).0)), n.len() == 0),
-        // Identifiers are interned; `<module>`, `<lambda>` and the comprehension names are
-        // static strings of the interpreter.
-        Obj::Str(s, StrRole::Name) if s.as_bytes().first() == Some(&b'<') => {
-            (Some(tag(b'T', s.as_bytes())), true)
-        }
-        Obj::Str(s, StrRole::Name) => string(s, true),
-        Obj::Str(s, StrRole::Filename) => (Some(tag(b'F', s.as_bytes())), true),
-        Obj::Str(_, StrRole::Qualname) => (None, false),
-        Obj::Str(s, StrRole::QualnameConst) => string(s, false),
-        Obj::Bytes(_, BytesRole::Code) => (None, true),
-        Obj::Bytes(b, BytesRole::Table) => (Some(tag(b'b', b)), b.len() <= 1),
-        // Made with `PyBytes_FromStringAndSize(NULL, n)`: only the empty one is cached.
-        Obj::Bytes(b, BytesRole::Kinds) if b.is_empty() => (Some(tag(b'b', b)), true),
-        Obj::Bytes(_, BytesRole::Kinds) => (None, false),
-        // The caller holds the module's code object; nested ones sit only in `co_consts`.
-        Obj::Code(_) => (None, true),
+
+    /// Whether something besides its place in the tree holds the object of this node.
+    fn shared(&self, node: &Node) -> bool {
+        node.inherent || self.counts.get(node.id as usize).is_some_and(|&n| n > 1)
     }
+}
+
+/// What makes objects without members one object, beside their values.
+#[derive(PartialEq, Eq, Hash)]
+enum Atom<'a> {
+    /// `None`, `True`, `False`, `StopIteration`, `...` by type code: never references, but
+    /// tuples holding them need identities.
+    Singleton(u8),
+    /// Strings by their kind and bytes.
+    Str(StrKind, &'a [u8]),
+    Bytes(&'a [u8]),
+    Int(i64),
+    BigInt(&'a BigInt),
+    /// Floats and complex numbers by their bits (NaNs have no identity).
+    Float(u64),
+    Complex(u64, u64),
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+enum StrKind {
+    Interned,
+    Plain,
+    /// A static string of the interpreter (`<module>`, `<lambda>`, …).
+    Static,
+    Filename,
+}
+
+/// Identities as small integers: one per distinct atom, tuple (by its members' identities
+/// in order) and frozenset (by the multiset of its members' identities).
+struct Identities<'a> {
+    atoms: FxHashMap<Atom<'a>, u32>,
+    /// A tag (`t` or `z`), then the member identities.
+    seqs: FxHashMap<Box<[u32]>, u32>,
+    key: Vec<u32>,
+    next: u32,
+}
+
+impl<'a> Identities<'a> {
+    fn with_capacity(atoms: usize) -> Identities<'a> {
+        Identities {
+            atoms: FxHashMap::with_capacity_and_hasher(atoms, Default::default()),
+            seqs: FxHashMap::default(),
+            key: Vec::new(),
+            next: 0,
+        }
+    }
+
+    fn atom(&mut self, a: Atom<'a>) -> u32 {
+        let next = &mut self.next;
+        *self.atoms.entry(a).or_insert_with(|| {
+            *next += 1;
+            *next - 1
+        })
+    }
+
+    /// The identity of a tuple or frozenset (`sorted`) of these member identities; none if
+    /// a member has none.
+    fn seq(&mut self, tag: u8, members: &[u32], sorted: bool) -> u32 {
+        if members.contains(&NO_ID) {
+            return NO_ID;
+        }
+        self.key.clear();
+        self.key.push(tag.into());
+        self.key.extend_from_slice(members);
+        if sorted {
+            self.key[1..].sort_unstable();
+        }
+        if let Some(&id) = self.seqs.get(self.key.as_slice()) {
+            return id;
+        }
+        self.seqs.insert(self.key.as_slice().into(), self.next);
+        self.next += 1;
+        self.next - 1
+    }
+
+    /// The identity of an object without members, its identity as a member of a
+    /// container, and whether the interpreter or the caller always holds another reference
+    /// to it.
+    fn leaf(&mut self, o: &Obj<'a>) -> (u32, u32, bool) {
+        if let Shape::Singleton(code) = o.shape() {
+            return (NO_ID, self.atom(Atom::Singleton(code)), false);
+        }
+        let (atom, inherent) = match *o {
+            Obj::Const(c, in_consts) => match c {
+                Constant::Str(s) => string_atom(s, interned_constant(s, in_consts)),
+                Constant::Int(i) => match i64::try_from(i) {
+                    Ok(v) => (Some(Atom::Int(v)), (-5..=256).contains(&v)),
+                    Err(_) => (Some(Atom::BigInt(i)), false),
+                },
+                Constant::Float(f) => ((!f.is_nan()).then(|| Atom::Float(f.to_bits())), false),
+                Constant::Complex { re, im } => (
+                    (!re.is_nan() && !im.is_nan())
+                        .then(|| Atom::Complex(re.to_bits(), im.to_bits())),
+                    false,
+                ),
+                Constant::Bytes(b) => (Some(Atom::Bytes(b)), b.len() <= 1),
+                _ => (None, false),
+            },
+            // Identifiers are interned; `<module>`, `<lambda>` and the comprehension names
+            // are static strings of the interpreter (but count as interned in a tuple).
+            Obj::Str(s, StrRole::Name) if s.as_bytes().first() == Some(&b'<') => {
+                let id = self.atom(Atom::Str(StrKind::Static, s.as_bytes()));
+                let member = self.atom(Atom::Str(StrKind::Interned, s.as_bytes()));
+                return (id, member, true);
+            }
+            Obj::Str(s, StrRole::Name) => string_atom(s, true),
+            Obj::Str(s, StrRole::Filename) => {
+                (Some(Atom::Str(StrKind::Filename, s.as_bytes())), true)
+            }
+            Obj::Str(_, StrRole::Qualname) => (None, false),
+            Obj::Str(s, StrRole::QualnameConst) => string_atom(s, false),
+            Obj::Bytes(_, BytesRole::Code) => (None, true),
+            Obj::Bytes(b, BytesRole::Table) => (Some(Atom::Bytes(b)), b.len() <= 1),
+            // Made with `PyBytes_FromStringAndSize(NULL, n)`: only the empty one is cached.
+            Obj::Kinds(ref k) if k.is_empty() => (Some(Atom::Bytes(&[])), true),
+            Obj::Kinds(_) => (None, false),
+            Obj::Consts(_) | Obj::Names(_) | Obj::Code(_) => (None, false),
+        };
+        let id = atom.map_or(NO_ID, |a| self.atom(a));
+        (id, id, inherent)
+    }
+}
+
+/// A string's identity, and whether it is always held elsewhere: interned strings are one
+/// object per value and always held elsewhere; so are the cached empty and one-character
+/// Latin-1 strings.
+fn string_atom(s: &PyStr, interned: bool) -> (Option<Atom<'_>>, bool) {
+    let bytes = s.as_bytes();
+    let cached = bytes.is_empty()
+        || (bytes.len() <= 2 && {
+            let mut points = s.code_points();
+            matches!((points.next(), points.next()), (Some(c), None) if c < 256)
+        });
+    let kind = if interned {
+        StrKind::Interned
+    } else {
+        StrKind::Plain
+    };
+    (Some(Atom::Str(kind, bytes)), interned || cached)
 }
 
 pub(crate) fn dumps_with_layout(
@@ -632,13 +855,21 @@ impl<'a> Writer<'_, 'a> {
             match task {
                 Task::Raw(x) => self.u32(x),
                 Task::Obj(o) => self.object(o, &mut tasks)?,
-                Task::Member(o) => {
+                Task::Member(o, node) => {
                     self.member = true;
+                    self.seek(node);
                     self.object(o, &mut tasks)?;
                 }
+                Task::Seek(node) => self.seek(node),
             }
         }
         Ok(())
+    }
+
+    fn seek(&mut self, node: usize) {
+        if let Mode::Compiled(refs) = &mut self.mode {
+            refs.cursor = node;
+        }
     }
 
     fn u32(&mut self, x: u32) {
@@ -711,14 +942,14 @@ impl<'a> Writer<'_, 'a> {
     }
 
     /// What CPython sorts a frozenset member by: `marshal.dumps(member)` on its own, where
-    /// the member is flagged when something besides the set holds it.
-    fn member_sort_key(&self, c: &Constant, ctx: bool) -> Vec<u8> {
+    /// the member (at `node` in the compile model) is flagged when something besides the set
+    /// holds it.
+    fn member_sort_key(&self, c: &Constant, ctx: bool, node: usize) -> Vec<u8> {
         let o = Obj::Const(c, ctx);
-        let Mode::Compiled { counts, .. } = &self.mode else {
+        let Mode::Compiled(refs) = &self.mode else {
             return dumps(o, self.version);
         };
-        let (key, inherent) = identity(&o);
-        let shared = inherent || key.is_some_and(|k| counts.get(&k).is_some_and(|&n| n > 1));
+        let shared = refs.nodes.get(node).is_some_and(|n| refs.shared(n));
         let mut w = Writer {
             out: Vec::new(),
             member: false,
@@ -744,61 +975,27 @@ impl<'a> Writer<'_, 'a> {
     fn choose_compiled(&mut self, o: &Obj<'a>, shape: &Shape<'_>) -> Choice {
         let code = plain_code(o, shape);
         let member = std::mem::take(&mut self.member);
+        let Mode::Compiled(refs) = &mut self.mode else {
+            unreachable!("compiled choices come only in compiled mode")
+        };
+        // The nodes follow the walk: built from the same value in the same order.
+        let node = refs.nodes[refs.cursor];
+        refs.cursor += 1;
         if matches!(shape, Shape::Singleton(_)) {
             return Choice::Object(code);
         }
-        let (mut key, inherent) = identity(o);
-        let inherent = inherent || member;
-        let Mode::Compiled {
-            counting,
-            counts,
-            seen,
-            next_ref,
-            qualnames,
-            next_qualname,
-        } = &mut self.mode
-        else {
-            unreachable!("compiled choices come only in compiled mode")
-        };
-        if let Obj::Str(_, StrRole::QualnameConst) = o {
-            // The class body's `__qualname__` constant is its qualname object unless the
-            // constant cache already held an equal string from earlier code.
-            let own = if *counting {
-                let own = key.as_ref().is_some_and(|k| counts.get(k) == Some(&1));
-                qualnames.push(own);
-                own
-            } else {
-                *next_qualname += 1;
-                qualnames.get(*next_qualname - 1).copied().unwrap_or(false)
-            };
-            if !own {
-                key = None;
-            }
-        }
-        if *counting {
-            if let Some(k) = key {
-                let n = counts.entry(k).or_insert(0);
-                *n += 1;
-                if *n > 1 {
-                    // The same object again: its members were counted the first time.
-                    return Choice::Ref(REF, 0);
-                }
-            }
+        if !(member || refs.shared(&node)) {
             return Choice::Object(code);
         }
-        let shared = key
-            .as_ref()
-            .is_some_and(|k| counts.get(k).is_some_and(|&n| n > 1));
-        if !(inherent || shared) {
-            return Choice::Object(code);
-        }
-        if let Some(k) = key {
-            if let Some(&index) = seen.get(&k) {
-                return Choice::Ref(REF, index);
+        if let Some(seen) = refs.seen.get_mut(node.id as usize) {
+            if *seen != NO_ID {
+                // Its members are not written again.
+                refs.cursor += node.size as usize - 1;
+                return Choice::Ref(REF, *seen);
             }
-            seen.insert(k, *next_ref);
+            *seen = refs.next_ref;
         }
-        *next_ref += 1;
+        refs.next_ref += 1;
         Choice::Object(code | FLAG_REF)
     }
 
@@ -890,18 +1087,21 @@ impl<'a> Writer<'_, 'a> {
                 } else {
                     self.u32(n as u32);
                 }
-                self.children(o, tasks);
+                self.members(&o, tasks);
             }
             Shape::FrozenSet(n) => {
                 self.u32(n as u32);
-                self.children(o, tasks);
+                self.members(&o, tasks);
             }
-            Shape::Slice => self.children(o, tasks),
-            Shape::Code => match o {
-                Obj::Code(c) => self.code(c, tasks),
-                Obj::Const(Constant::Code(c), _) => self.code(c, tasks),
-                _ => {}
-            },
+            Shape::Slice => self.members(&o, tasks),
+            Shape::Code => {
+                match &o {
+                    Obj::Code(c) => self.code_header(c),
+                    Obj::Const(Constant::Code(c), _) => self.code_header(c),
+                    _ => {}
+                }
+                self.members(&o, tasks);
+            }
         }
         Ok(())
     }
@@ -927,152 +1127,171 @@ impl<'a> Writer<'_, 'a> {
         Ok(())
     }
 
-    /// Schedules the members of a tuple or frozenset, first member on top.
-    fn children(&self, o: Obj<'a>, tasks: &mut Vec<Task<'a>>) {
-        let start = tasks.len();
-        match o {
-            Obj::Const(Constant::Tuple(items), ctx) => {
-                tasks.extend(items.iter().map(|c| Task::Obj(Obj::Const(c, ctx))))
+    /// Schedules the objects a container holds, first on top.
+    fn members(&self, o: &Obj<'a>, tasks: &mut Vec<Task<'a>>) {
+        let Obj::Const(Constant::FrozenSet(items), ctx) = *o else {
+            push_members(o, self.version, tasks);
+            return;
+        };
+        // 3.11+ writes set members sorted by their own marshal bytes (bpo-37596). Members
+        // holding a frozenset themselves (which no compiled constant does) keep their order,
+        // so that sorting never nests.
+        let sort = !matches!(self.mode, Mode::Layout { .. })
+            && self.version.has_qualname()
+            && !items.iter().any(holds_frozenset);
+        if let Mode::Compiled(refs) = &self.mode {
+            // The members' nodes follow the set's, each with everything it holds.
+            let mut next = refs.cursor;
+            let mut members: Vec<(&'a Constant, usize)> = items
+                .iter()
+                .map(|c| {
+                    let node = next;
+                    next += refs.nodes.get(node).map_or(1, |n| n.size as usize);
+                    (c, node)
+                })
+                .collect();
+            if sort {
+                members.sort_by_cached_key(|&(c, node)| self.member_sort_key(c, ctx, node));
             }
-            Obj::Const(Constant::FrozenSet(items), ctx) => {
-                let mut members: Vec<&Constant> = items.iter().collect();
-                // 3.11+ writes set members sorted by their own marshal bytes (bpo-37596).
-                // Members holding a frozenset themselves (which no compiled constant does)
-                // keep their order, so that sorting never nests.
-                if matches!(self.mode, Mode::Plain { .. } | Mode::Compiled { .. })
-                    && self.version.has_qualname()
-                    && !items.iter().any(holds_frozenset)
-                {
-                    members.sort_by_cached_key(|c| self.member_sort_key(c, ctx));
-                }
-                let compiled = matches!(self.mode, Mode::Compiled { .. });
-                tasks.extend(members.into_iter().map(|c| {
-                    let o = Obj::Const(c, ctx);
-                    if compiled {
-                        Task::Member(o)
-                    } else {
-                        Task::Obj(o)
-                    }
-                }))
+            tasks.push(Task::Seek(next));
+            tasks.extend(
+                members
+                    .into_iter()
+                    .rev()
+                    .map(|(c, node)| Task::Member(Obj::Const(c, ctx), node)),
+            );
+        } else {
+            let mut members: Vec<&'a Constant> = items.iter().collect();
+            if sort {
+                members.sort_by_cached_key(|c| self.member_sort_key(c, ctx, 0));
             }
-            // Strings in a slice are not interned.
-            Obj::Const(Constant::Slice(parts), _) => {
-                tasks.extend(parts.iter().map(|c| Task::Obj(Obj::Const(c, false))))
-            }
-            Obj::Consts(items) => {
-                tasks.extend(items.iter().map(|c| Task::Obj(Obj::Const(c, true))))
-            }
-            Obj::Names(names) => {
-                let role = StrRole::Name;
-                match names {
-                    Names::Strs(s) => tasks.extend(
-                        s.iter()
-                            .map(|s| Task::Obj(Obj::Str(Cow::Borrowed(s), role))),
-                    ),
-                    Names::Plus(p) => tasks.extend(
-                        p.iter()
-                            .map(|l| Task::Obj(Obj::Str(Cow::Borrowed(&l.name), role))),
-                    ),
-                    Names::Owned(o) => tasks.extend(
-                        o.into_iter()
-                            .map(|s| Task::Obj(Obj::Str(Cow::Owned(s), role))),
-                    ),
-                }
-            }
-            _ => {}
+            tasks.extend(
+                members
+                    .into_iter()
+                    .rev()
+                    .map(|c| Task::Obj(Obj::Const(c, ctx))),
+            );
         }
-        tasks[start..].reverse();
     }
 
-    /// Writes the integer fields of a code object and schedules its object fields.
-    fn code(&mut self, c: &'a CodeObject, tasks: &mut Vec<Task<'a>>) {
-        let split = self.version.locals_layout() == LocalsLayout::Split;
-        let mut fields: Vec<Task<'a>> = vec![
-            Task::Obj(Obj::Bytes(Cow::Borrowed(&c.code), BytesRole::Code)),
-            Task::Obj(Obj::Consts(&c.consts)),
-            Task::Obj(Obj::Names(Names::Strs(&c.names))),
-        ];
+    /// Writes the integer fields of a code object that come before its object fields.
+    fn code_header(&mut self, c: &CodeObject) {
         for x in [c.argcount, c.posonlyargcount, c.kwonlyargcount] {
             self.u32(x);
         }
-        if split {
-            let (nlocals, varnames, freevars, cellvars) = match &c.locals {
-                Locals::Split {
-                    nlocals,
-                    varnames,
-                    cellvars,
-                    freevars,
-                } => (
-                    *nlocals,
-                    Names::Strs(varnames),
-                    Names::Strs(freevars),
-                    Names::Strs(cellvars),
-                ),
-                Locals::Plus(_) => (
-                    c.nlocals(),
-                    Names::Owned(c.varnames()),
-                    Names::Owned(c.freevars()),
-                    Names::Owned(c.cellvars()),
-                ),
-            };
-            self.u32(nlocals);
-            fields.extend([varnames, freevars, cellvars].map(|n| Task::Obj(Obj::Names(n))));
-        } else {
-            let (names, kinds) = match &c.locals {
-                Locals::Plus(p) => (Names::Plus(p), p.iter().map(|l| l.kind).collect()),
-                Locals::Split {
-                    varnames,
-                    cellvars,
-                    freevars,
-                    ..
-                } => split_to_plus(varnames, cellvars, freevars),
-            };
-            fields.push(Task::Obj(Obj::Names(names)));
-            fields.push(Task::Obj(Obj::Bytes(Cow::Owned(kinds), BytesRole::Kinds)));
+        if self.version.locals_layout() == LocalsLayout::Split {
+            self.u32(c.nlocals());
         }
         self.u32(c.stacksize);
         self.u32(c.flags);
-        fields.push(Task::Obj(Obj::Str(
-            Cow::Borrowed(&c.filename),
-            StrRole::Filename,
-        )));
-        fields.push(Task::Obj(Obj::Str(Cow::Borrowed(&c.name), StrRole::Name)));
-        if !split {
-            let qualname = c.qualname_or_name();
-            // CPython's qualname is the name object itself when the two are equal.
-            let role = if *qualname == c.name {
-                StrRole::Name
-            } else if c.flags & crate::code::flags::OPTIMIZED == 0
-                && matches!(c.consts.first(), Some(Constant::Str(s)) if s == qualname)
-            {
-                StrRole::QualnameConst
-            } else {
-                StrRole::Qualname
-            };
-            fields.push(Task::Obj(Obj::Str(Cow::Borrowed(qualname), role)));
-        }
-        fields.push(Task::Raw(c.firstlineno));
-        fields.push(Task::Obj(Obj::Bytes(
-            Cow::Borrowed(&c.linetable),
-            BytesRole::Table,
-        )));
-        if !split {
-            fields.push(Task::Obj(Obj::Bytes(
-                Cow::Borrowed(&c.exceptiontable),
-                BytesRole::Table,
-            )));
-        }
-        tasks.extend(fields.into_iter().rev());
     }
+}
+
+/// Schedules the objects a container holds, first on top (frozenset members in the order
+/// the value holds them).
+fn push_members<'a>(o: &Obj<'a>, version: PythonVersion, tasks: &mut Vec<Task<'a>>) {
+    match *o {
+        Obj::Const(Constant::Tuple(items) | Constant::FrozenSet(items), ctx) => {
+            tasks.extend(items.iter().rev().map(|c| Task::Obj(Obj::Const(c, ctx))))
+        }
+        // Strings in a slice are not interned.
+        Obj::Const(Constant::Slice(parts), _) => {
+            tasks.extend(parts.iter().rev().map(|c| Task::Obj(Obj::Const(c, false))))
+        }
+        Obj::Const(Constant::Code(c), _) => push_code_fields(c, version, tasks),
+        Obj::Code(c) => push_code_fields(c, version, tasks),
+        Obj::Consts(items) => {
+            tasks.extend(items.iter().rev().map(|c| Task::Obj(Obj::Const(c, true))))
+        }
+        Obj::Names(ref names) => tasks.extend(
+            names
+                .iter()
+                .rev()
+                .map(|s| Task::Obj(Obj::Str(s, StrRole::Name))),
+        ),
+        Obj::Const(..) | Obj::Str(..) | Obj::Bytes(..) | Obj::Kinds(_) => {}
+    }
+}
+
+/// Schedules the object fields of a code object, with `co_firstlineno` among them, first
+/// on top.
+fn push_code_fields<'a>(c: &'a CodeObject, version: PythonVersion, tasks: &mut Vec<Task<'a>>) {
+    let start = tasks.len();
+    let split = version.locals_layout() == LocalsLayout::Split;
+    tasks.extend(
+        [
+            Obj::Bytes(&c.code, BytesRole::Code),
+            Obj::Consts(&c.consts),
+            Obj::Names(Names::Strs(&c.names)),
+        ]
+        .map(Task::Obj),
+    );
+    if split {
+        let names = match &c.locals {
+            Locals::Split {
+                varnames,
+                cellvars,
+                freevars,
+                ..
+            } => [
+                Names::Strs(varnames),
+                Names::Strs(freevars),
+                Names::Strs(cellvars),
+            ],
+            Locals::Plus(p) => [local_kind::LOCAL, local_kind::FREE, local_kind::CELL].map(|k| {
+                Names::Picked(
+                    p.iter()
+                        .filter(|l| l.kind & k != 0)
+                        .map(|l| &l.name)
+                        .collect(),
+                )
+            }),
+        };
+        tasks.extend(names.map(|n| Task::Obj(Obj::Names(n))));
+    } else {
+        let (names, kinds) = match &c.locals {
+            Locals::Plus(p) => (Names::Plus(p), p.iter().map(|l| l.kind).collect()),
+            Locals::Split {
+                varnames,
+                cellvars,
+                freevars,
+                ..
+            } => split_to_plus(varnames, cellvars, freevars),
+        };
+        tasks.push(Task::Obj(Obj::Names(names)));
+        tasks.push(Task::Obj(Obj::Kinds(kinds)));
+    }
+    tasks.push(Task::Obj(Obj::Str(&c.filename, StrRole::Filename)));
+    tasks.push(Task::Obj(Obj::Str(&c.name, StrRole::Name)));
+    if !split {
+        let qualname = c.qualname_or_name();
+        // CPython's qualname is the name object itself when the two are equal.
+        let role = if *qualname == c.name {
+            StrRole::Name
+        } else if c.flags & crate::code::flags::OPTIMIZED == 0
+            && matches!(c.consts.first(), Some(Constant::Str(s)) if s == qualname)
+        {
+            StrRole::QualnameConst
+        } else {
+            StrRole::Qualname
+        };
+        tasks.push(Task::Obj(Obj::Str(qualname, role)));
+    }
+    tasks.push(Task::Raw(c.firstlineno));
+    tasks.push(Task::Obj(Obj::Bytes(&c.linetable, BytesRole::Table)));
+    if !split {
+        tasks.push(Task::Obj(Obj::Bytes(&c.exceptiontable, BytesRole::Table)));
+    }
+    tasks[start..].reverse();
 }
 
 /// 3.11's `co_localsplusnames`/`co_localspluskinds` for locals in the 3.8–3.10 layout:
 /// the variables (an argument that is also a cell marked both), the other cells, the frees.
-fn split_to_plus(
-    varnames: &[PyStr],
-    cellvars: &[PyStr],
-    freevars: &[PyStr],
-) -> (Names<'static>, Vec<u8>) {
+fn split_to_plus<'a>(
+    varnames: &'a [PyStr],
+    cellvars: &'a [PyStr],
+    freevars: &'a [PyStr],
+) -> (Names<'a>, Vec<u8>) {
     let mut names = Vec::new();
     let mut kinds = Vec::new();
     for v in varnames {
@@ -1081,16 +1300,16 @@ fn split_to_plus(
         } else {
             0
         };
-        names.push(v.clone());
+        names.push(v);
         kinds.push(local_kind::LOCAL | cell);
     }
     for c in cellvars.iter().filter(|c| !varnames.contains(c)) {
-        names.push(c.clone());
+        names.push(c);
         kinds.push(local_kind::CELL);
     }
     for f in freevars {
-        names.push(f.clone());
+        names.push(f);
         kinds.push(local_kind::FREE);
     }
-    (Names::Owned(names), kinds)
+    (Names::Picked(names), kinds)
 }
