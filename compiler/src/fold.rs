@@ -65,7 +65,6 @@
 //! [`Folded::format_literals`]).
 
 use std::borrow::Cow;
-use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
 use pyc_assembler::{Constant, PyStr, PythonVersion};
@@ -76,6 +75,7 @@ use ruff_python_ast::{
     Stmt, UnaryOp,
 };
 use ruff_text_size::{Ranged, TextRange};
+use rustc_hash::{FxHashMap, FxHashSet};
 
 mod format;
 mod literal;
@@ -88,9 +88,9 @@ pub use value::{frozenset, truth};
 /// What constant folding decided about a module: the constant of every folded expression.
 #[derive(Clone, Debug, Default)]
 pub struct Folded {
-    constants: HashMap<TextRange, Constant>,
-    wrapped_docstrings: HashSet<TextRange>,
-    format_literals: HashMap<TextRange, Vec<PyStr>>,
+    constants: FxHashMap<TextRange, Constant>,
+    wrapped_docstrings: FxHashSet<TextRange>,
+    format_literals: FxHashMap<TextRange, Vec<PyStr>>,
 }
 
 impl Folded {

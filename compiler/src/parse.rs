@@ -32,6 +32,8 @@ pub struct LineIndex {
     starts: Vec<u32>,
     /// Whether each line is pure ASCII (its character columns are byte columns).
     ascii: Vec<bool>,
+    /// See [`line_blocks`].
+    blocks: Vec<u32>,
 }
 
 impl LineIndex {
@@ -39,23 +41,22 @@ impl LineIndex {
     pub fn new(text: &str) -> LineIndex {
         let mut starts = vec![0u32];
         let mut ascii = Vec::new();
-        let mut line_ascii = true;
-        for (i, b) in text.bytes().enumerate() {
-            line_ascii &= b.is_ascii();
-            if b == b'\n' {
-                starts.push(i as u32 + 1);
-                ascii.push(line_ascii);
-                line_ascii = true;
-            }
+        let last_ascii = scan_lines(text.as_bytes(), |i, line_ascii| {
+            starts.push(i as u32 + 1);
+            ascii.push(line_ascii);
+        });
+        ascii.push(last_ascii);
+        let blocks = line_blocks(&starts, text.len());
+        LineIndex {
+            starts,
+            ascii,
+            blocks,
         }
-        ascii.push(line_ascii);
-        LineIndex { starts, ascii }
     }
 
     /// The 1-based line holding byte `offset`.
     pub fn line(&self, offset: TextSize) -> u32 {
-        let offset = offset.to_u32();
-        self.starts.partition_point(|&s| s <= offset).max(1) as u32
+        find_line(&self.starts, &self.blocks, offset.to_u32()) as u32 + 1
     }
 
     /// `(line, column)` of byte `offset`: 1-based line, 0-based column in UTF-8 bytes, as
@@ -79,6 +80,85 @@ impl LineIndex {
             .map_or(col as usize, |s| s.chars().count());
         (line, chars as u32 + 1)
     }
+}
+
+/// Log2 of the size of the blocks of text that [`line_blocks`] indexes.
+const BLOCK_BITS: u32 = 6;
+
+/// For each block of 64 bytes of a text `len` bytes long whose lines start at `starts`, the
+/// 0-based index of the line holding the block's first byte: [`find_line`] starts there and
+/// steps over the few lines that start within the block.
+pub(crate) fn line_blocks(starts: &[u32], len: usize) -> Vec<u32> {
+    let count = (len >> BLOCK_BITS) + 1;
+    let mut blocks = Vec::with_capacity(count);
+    let mut line = 0;
+    for block in 0..count {
+        let offset = (block << BLOCK_BITS) as u32;
+        while starts.get(line + 1).is_some_and(|&s| s <= offset) {
+            line += 1;
+        }
+        blocks.push(line as u32);
+    }
+    blocks
+}
+
+/// The 0-based index of the line holding byte `offset`: the last of `starts` (which begins
+/// with 0) at or before it.
+pub(crate) fn find_line(starts: &[u32], blocks: &[u32], offset: u32) -> usize {
+    let Some(&first) = blocks.get((offset >> BLOCK_BITS) as usize) else {
+        return starts.partition_point(|&s| s <= offset).max(1) - 1;
+    };
+    let mut line = first as usize;
+    while starts.get(line + 1).is_some_and(|&s| s <= offset) {
+        line += 1;
+    }
+    line
+}
+
+/// Calls `line_end(i, ascii)` for each `\n` of `bytes`, at offset `i`, with whether the line
+/// it ends is pure ASCII; returns whether the last line is. Eight bytes at a time: most words
+/// hold neither a newline nor a non-ASCII byte.
+pub(crate) fn scan_lines(bytes: &[u8], mut line_end: impl FnMut(usize, bool)) -> bool {
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    const NEWLINES: u64 = 0x0a0a_0a0a_0a0a_0a0a;
+    let mut ascii = true;
+    let mut chunks = bytes.chunks_exact(8);
+    let mut base = 0;
+    for chunk in &mut chunks {
+        let mut word = [0; 8];
+        word.copy_from_slice(chunk);
+        let w = u64::from_le_bytes(word);
+        // The high bit of each byte of `w` that is `\n` (exact: no carry crosses bytes).
+        let x = w ^ NEWLINES;
+        let mut newlines = !(((x & !HIGH) + !HIGH) | x) & HIGH;
+        let high = w & HIGH;
+        if newlines == 0 {
+            ascii &= high == 0;
+        } else if high == 0 {
+            while newlines != 0 {
+                line_end(base + (newlines.trailing_zeros() / 8) as usize, ascii);
+                ascii = true;
+                newlines &= newlines - 1;
+            }
+        } else {
+            for (i, &b) in chunk.iter().enumerate() {
+                ascii &= b.is_ascii();
+                if b == b'\n' {
+                    line_end(base + i, ascii);
+                    ascii = true;
+                }
+            }
+        }
+        base += 8;
+    }
+    for (i, &b) in chunks.remainder().iter().enumerate() {
+        ascii &= b.is_ascii();
+        if b == b'\n' {
+            line_end(base + i, ascii);
+            ascii = true;
+        }
+    }
+    ascii
 }
 
 /// `(line, column)` of a ruff offset for other passes: 1-based line, 0-based UTF-8 byte column
@@ -194,6 +274,43 @@ mod tests {
         assert_eq!(idx.line_col(TextSize::new(11)), (3, 0));
         assert_eq!(idx.line_col(TextSize::new(12)), (4, 0));
         assert_eq!(line_col(&idx, TextSize::new(1)), (1, 1));
+    }
+
+    #[test]
+    fn line_lookup_matches_a_binary_search() {
+        let text: String = (0..300).map(|i| "x".repeat(i % 97) + "\n").collect();
+        let idx = LineIndex::new(&text);
+        for offset in 0..text.len() as u32 + 200 {
+            let expected = idx.starts.partition_point(|&s| s <= offset).max(1) as u32;
+            assert_eq!(idx.line(TextSize::new(offset)), expected, "{offset}");
+        }
+    }
+
+    #[test]
+    fn scan_lines_matches_a_byte_loop() {
+        let texts = [
+            "",
+            "\n",
+            "abc",
+            "a\nb\n\nc",
+            "0123456\n89abcdef\n",
+            "x = 'é'\ny = 1\n\n\n\n\n\n\n\n\nz\n# çà\nlast line, longer than eight",
+            "\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n",
+            "ééééé\néé\nabcdefgh\n\u{10ffff}",
+        ];
+        for text in texts {
+            let (mut naive, mut ascii) = (Vec::new(), true);
+            for (i, b) in text.bytes().enumerate() {
+                ascii &= b.is_ascii();
+                if b == b'\n' {
+                    naive.push((i, ascii));
+                    ascii = true;
+                }
+            }
+            let mut fast = Vec::new();
+            let last = scan_lines(text.as_bytes(), |i, a| fast.push((i, a)));
+            assert_eq!((fast, last), (naive, ascii), "{text:?}");
+        }
     }
 
     fn err(src: &str, v: PythonVersion) -> (String, String, u32) {

@@ -7,6 +7,8 @@
 //! token holds them. Sources in any other codec are decoded whole before tokenizing, so their
 //! errors have no line. Both behaviours are reproduced here, in one linear pass.
 
+use std::borrow::Cow;
+
 use pyc_assembler::PythonVersion;
 
 use crate::diagnostic::{Diagnostic, ErrorKind};
@@ -93,23 +95,26 @@ fn no_line(message: String) -> Diagnostic {
     Diagnostic::new(ErrorKind::SyntaxError, message, 0, 0)
 }
 
-/// `\r\n` and lone `\r` become `\n`, as CPython's string tokenizer input is translated.
-fn universal_newlines(source: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(source.len());
-    let mut i = 0;
-    while i < source.len() {
-        let b = source[i];
-        if b == b'\r' {
-            out.push(b'\n');
-            if source.get(i + 1) == Some(&b'\n') {
-                i += 1;
-            }
-        } else {
-            out.push(b);
-        }
-        i += 1;
+/// `\r\n` and lone `\r` become `\n`, as CPython's string tokenizer input is translated. A
+/// source without `\r` (the usual case) is borrowed as it is.
+fn universal_newlines(source: &[u8]) -> Cow<'_, [u8]> {
+    if !source.contains(&b'\r') {
+        return Cow::Borrowed(source);
     }
-    out
+    let mut out = Vec::with_capacity(source.len());
+    let mut rest = source;
+    while let Some(at) = rest.iter().position(|&b| b == b'\r') {
+        out.extend_from_slice(&rest[..at]);
+        out.push(b'\n');
+        let skip = if rest.get(at + 1) == Some(&b'\n') {
+            2
+        } else {
+            1
+        };
+        rest = &rest[at + skip..];
+    }
+    out.extend_from_slice(rest);
+    Cow::Owned(out)
 }
 
 /// The PEP 263 cookie's codec name as written, from line 1, or from line 2 when line 1 holds

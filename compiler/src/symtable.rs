@@ -24,7 +24,6 @@
 //! it, so `__debug__` never appears there. Code generation treats `__debug__` as a constant
 //! and never asks for it.
 
-use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use indexmap::IndexMap;
@@ -32,6 +31,7 @@ use pyc_assembler::version::LocalsLayout;
 use pyc_assembler::PythonVersion;
 use ruff_python_ast as ast;
 use ruff_text_size::{Ranged, TextRange};
+use rustc_hash::{FxBuildHasher, FxHashMap};
 
 use crate::Diagnostic;
 
@@ -285,7 +285,7 @@ pub struct Scope {
     /// module.
     pub lineno: u32,
     /// Names in CPython's insertion order, mangled (`__x` in class `C` is `_C__x`).
-    pub symbols: IndexMap<String, Symbol>,
+    pub symbols: IndexMap<String, Symbol, FxBuildHasher>,
     /// Parameters in order (`ste_varnames`): positional-only, positional, keyword-only,
     /// `*args`, `**kwargs`; `.0` for a comprehension; 3.12+ `.defaults`, `.kwdefaults` for
     /// type-parameter scopes of generic functions.
@@ -455,7 +455,7 @@ pub struct SymbolTable {
     /// CPython.
     pub scopes: Vec<Scope>,
     pub future: FutureFeatures,
-    keys: HashMap<(TextRange, Role), ScopeId>,
+    keys: FxHashMap<(TextRange, Role), ScopeId>,
 }
 
 impl SymbolTable {
@@ -629,12 +629,20 @@ pub fn mangle(private: Option<&str>, name: &str) -> String {
 /// Line starts of a source, to turn ruff's byte offsets into CPython's (line, byte column).
 struct LineIndex {
     starts: Vec<u32>,
+    /// See [`crate::parse::line_blocks`].
+    blocks: Vec<u32>,
 }
 
 impl LineIndex {
     fn new(source: &str) -> LineIndex {
         let bytes = source.as_bytes();
         let mut starts = vec![0];
+        // Decoded sources have universal newlines: only `\n` ends lines.
+        if !bytes.contains(&b'\r') {
+            crate::parse::scan_lines(bytes, |i, _| starts.push(i as u32 + 1));
+            let blocks = crate::parse::line_blocks(&starts, bytes.len());
+            return LineIndex { starts, blocks };
+        }
         let mut i = 0;
         while i < bytes.len() {
             match bytes[i] {
@@ -644,13 +652,14 @@ impl LineIndex {
             }
             i += 1;
         }
-        LineIndex { starts }
+        let blocks = crate::parse::line_blocks(&starts, bytes.len());
+        LineIndex { starts, blocks }
     }
 
     /// 1-based line and 0-based byte column of an offset.
     fn position(&self, offset: u32) -> (u32, u32) {
-        let line = self.starts.partition_point(|&s| s <= offset).max(1);
-        (line as u32, offset - self.starts[line - 1])
+        let line = crate::parse::find_line(&self.starts, &self.blocks, offset);
+        (line as u32 + 1, offset - self.starts[line])
     }
 }
 

@@ -92,8 +92,21 @@ struct Tokenizer<'a> {
 type Step = Result<(), TokError>;
 
 fn is_ident_byte(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || c == b'_' || c >= 0x80
+    IDENT_BYTES[usize::from(c)]
 }
+
+/// Bytes that may be part of a name: ASCII letters, digits, `_`, and any byte of a non-ASCII
+/// character.
+static IDENT_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        table[c] = b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80;
+        c += 1;
+    }
+    table
+};
 
 /// Python's `str.isprintable()` for the characters that matter here: controls, format
 /// characters, separators other than the space, and private or unassigned code points.
@@ -179,11 +192,7 @@ impl Tokenizer<'_> {
             self.tok_start = self.pos;
             let c = self.peek(0);
             match c {
-                b'#' => {
-                    while self.pos < self.b.len() && self.peek(0) != b'\n' {
-                        self.pos += 1;
-                    }
-                }
+                b'#' => self.skip_to_newline(),
                 b'\n' => {
                     self.newline();
                     at_line_start = true;
@@ -349,6 +358,12 @@ impl Tokenizer<'_> {
         Ok(())
     }
 
+    /// Moves to the end of the line (a comment's end).
+    fn skip_to_newline(&mut self) {
+        let rest = self.b.get(self.pos..).unwrap_or_default();
+        self.pos += rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len());
+    }
+
     fn identifier(&mut self) -> Step {
         let start = self.pos;
         // String prefixes: any of b, r, u, f in the combinations CPython accepts.
@@ -386,6 +401,10 @@ impl Tokenizer<'_> {
             self.pos += 1;
         }
         let word = &self.text[start..self.pos];
+        // An ASCII name is valid: it starts with a letter or `_` (digits start numbers).
+        if word.is_ascii() {
+            return Ok(());
+        }
         let bad = word.char_indices().find(|&(i, c)| {
             if i == 0 {
                 !(c == '_' || unicode_ident::is_xid_start(c))
@@ -419,6 +438,14 @@ impl Tokenizer<'_> {
         let nested = fstring && self.v.tokenizes_fstrings();
         let mut fields: Vec<(u32, bool)> = Vec::new();
         loop {
+            if fields.is_empty() {
+                // Outside replacement fields only these bytes matter: skip to the next one.
+                let rest = self.b.get(self.pos..).unwrap_or_default();
+                self.pos += rest
+                    .iter()
+                    .position(|&b| matches!(b, b'\\' | b'\n' | b'{' | b'}') || b == quote)
+                    .unwrap_or(rest.len());
+            }
             if self.pos >= self.b.len() {
                 let col = self.col_from(start_line_start, start);
                 return Err(self.unterminated(triple, fstring, start_line, col));
@@ -477,9 +504,7 @@ impl Tokenizer<'_> {
                     }
                 }
                 b'#' if in_expr => {
-                    while self.pos < self.b.len() && self.peek(0) != b'\n' {
-                        self.pos += 1;
-                    }
+                    self.skip_to_newline();
                     continue;
                 }
                 // Strings inside a replacement field may reuse the quote.

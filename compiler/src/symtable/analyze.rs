@@ -6,20 +6,21 @@
 //! function's local that a child reads becomes a cell; a class never provides bindings to its
 //! methods, except for the implicit `__class__` (and 3.12+ `__classdict__`) cells.
 
-use std::collections::HashSet;
-
 use indexmap::IndexMap;
+use rustc_hash::{FxBuildHasher, FxHashSet};
 
 use super::build::{error, Extra};
 use super::{NameScope, ScopeId, ScopeKind, Symbol, SymbolFlags as F, SymbolTable};
 use crate::Diagnostic;
 
-type Set = HashSet<String>;
+type Set = FxHashSet<String>;
+/// Names to their scopes, in the order of the scope's symbols.
+type Scopes = IndexMap<String, NameScope, FxBuildHasher>;
 type Result<T> = std::result::Result<T, Diagnostic>;
 
 pub(super) fn analyze(table: &mut SymbolTable, extra: &[Extra]) -> Result<()> {
     let mut a = Analyzer { t: table, extra };
-    let (mut free, mut global, mut type_params) = (Set::new(), Set::new(), Set::new());
+    let (mut free, mut global, mut type_params) = (Set::default(), Set::default(), Set::default());
     a.block(
         SymbolTable::ROOT,
         None,
@@ -56,10 +57,11 @@ impl Analyzer<'_> {
             let s = &self.t.scopes[id.0 as usize];
             (s.kind, s.is_function_like(), s.flags.can_see_class_scope)
         };
-        let mut local = Set::new();
-        let mut scopes: IndexMap<String, NameScope> = IndexMap::new();
-        let (mut newglobal, mut newfree, mut newbound) = (Set::new(), Set::new(), Set::new());
-        let mut inlined_cells = Set::new();
+        let mut local = Set::default();
+        let mut scopes = Scopes::default();
+        let (mut newglobal, mut newfree, mut newbound) =
+            (Set::default(), Set::default(), Set::default());
+        let mut inlined_cells = Set::default();
 
         // A class's own bindings are invisible to its children: seed before analyzing.
         if kind == ScopeKind::Class {
@@ -104,7 +106,7 @@ impl Analyzer<'_> {
         }
 
         let children = self.t.scopes[id.0 as usize].children.clone();
-        let mut allfree = Set::new();
+        let mut allfree = Set::default();
         for &child in &children {
             let (child_sees_class, inline) = {
                 let c = &self.t.scopes[child.0 as usize];
@@ -125,7 +127,7 @@ impl Analyzer<'_> {
             let mut child_free = if v.inlines_comprehensions() {
                 newfree.clone()
             } else {
-                Set::new()
+                Set::default()
             };
             let mut child_global = newglobal.clone();
             let mut child_type_params = type_params.clone();
@@ -310,7 +312,7 @@ impl Analyzer<'_> {
         &mut self,
         id: ScopeId,
         comp: ScopeId,
-        scopes: &mut IndexMap<String, NameScope>,
+        scopes: &mut Scopes,
         comp_free: &mut Set,
         inlined_cells: &mut Set,
     ) {
@@ -378,7 +380,7 @@ impl Analyzer<'_> {
     fn update_symbols(
         &mut self,
         id: ScopeId,
-        scopes: &IndexMap<String, NameScope>,
+        scopes: &Scopes,
         bound: Option<&Set>,
         free: &Set,
         inlined_cells: &Set,

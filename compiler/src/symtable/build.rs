@@ -1,10 +1,11 @@
 //! Pass 1: visit the AST in CPython's order, creating scopes and recording raw name facts
 //! (`symtable_visit_*` in `Python/symtable.c`).
 
-use std::collections::{HashMap, HashSet};
+use std::borrow::Cow;
 
 use ruff_python_ast::{self as ast, Expr, ExprContext, Pattern, Stmt, TypeParam};
 use ruff_text_size::{Ranged, TextRange, TextSize};
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::{
     ComprehensionKind, FutureFeatures, LineIndex, NameScope, Role, Scope, ScopeFlags, ScopeId,
@@ -21,6 +22,22 @@ pub(super) struct Loc {
     col: u32,
     end_line: u32,
     end_col: u32,
+}
+
+/// Where a name is bound or used, for the errors `add_def` may raise: a node's range, turned
+/// into a [`Loc`] only when an error is reported (most names never need their position).
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Span {
+    /// A node's range and the line shift in force where it is (see `fstring_line_shift`).
+    Range(TextRange, i64),
+    /// A position already computed.
+    Loc(Loc),
+}
+
+impl From<Loc> for Span {
+    fn from(loc: Loc) -> Span {
+        Span::Loc(loc)
+    }
 }
 
 /// A `SyntaxError` at `loc`; `plus_one` is false for the few 3.8/3.9 errors that report the
@@ -72,7 +89,7 @@ pub(super) struct Builder<'a> {
     pub(super) extra: Vec<Extra>,
     stack: Vec<ScopeId>,
     private: Option<String>,
-    mangled_sets: Vec<HashSet<String>>,
+    mangled_sets: Vec<FxHashSet<String>>,
     depth: u32,
     /// Lines to add inside pre-3.12 f-string expressions (see `fstring_line_shift`).
     line_shift: i64,
@@ -96,7 +113,7 @@ impl<'a> Builder<'a> {
                 version: v,
                 scopes: Vec::new(),
                 future,
-                keys: HashMap::new(),
+                keys: FxHashMap::default(),
             },
             extra: Vec::new(),
             stack: Vec::new(),
@@ -112,9 +129,22 @@ impl<'a> Builder<'a> {
     }
 
     fn loc(&self, range: TextRange) -> Loc {
+        self.resolve(Span::Range(range, self.line_shift))
+    }
+
+    /// The position of `range`, computed only if an error needs it.
+    fn span(&self, range: TextRange) -> Span {
+        Span::Range(range, self.line_shift)
+    }
+
+    fn resolve(&self, span: Span) -> Loc {
+        let (range, line_shift) = match span {
+            Span::Range(range, shift) => (range, shift),
+            Span::Loc(loc) => return loc,
+        };
         let (line, col) = self.lines.position(range.start().into());
         let (end_line, end_col) = self.lines.position(range.end().into());
-        let shift = |line: u32| (i64::from(line) + self.line_shift).max(1) as u32;
+        let shift = |line: u32| (i64::from(line) + line_shift).max(1) as u32;
         Loc {
             line: shift(line),
             col,
@@ -240,22 +270,22 @@ impl<'a> Builder<'a> {
         self.stack.pop();
     }
 
-    fn mangle(&self, name: &str) -> String {
+    fn mangle<'n>(&self, name: &'n str) -> Cow<'n, str> {
         if self.v.mangles_only_type_params() {
             if let Some(set) = self.extra[self.cur().0 as usize].mangled {
                 if !self.mangled_sets[set].contains(name) {
-                    return name.to_string();
+                    return Cow::Borrowed(name);
                 }
             }
         }
-        mangle(self.private.as_deref(), name)
+        mangled(self.private.as_deref(), name)
     }
 
     fn lookup_in(&self, ste: ScopeId, name: &str) -> u32 {
         let mangled = self.mangle(name);
         self.table.scopes[ste.0 as usize]
             .symbols
-            .get(&mangled)
+            .get(&*mangled)
             .map_or(0, |s| s.flags.0)
     }
 
@@ -263,7 +293,7 @@ impl<'a> Builder<'a> {
         self.lookup_in(self.cur(), name)
     }
 
-    fn add_def(&mut self, name: &str, flag: u32, loc: Loc) -> Result<()> {
+    fn add_def(&mut self, name: &str, flag: u32, loc: impl Into<Span>) -> Result<()> {
         if flag & F::TYPE_PARAM != 0 {
             if let Some(set) = self.cur_extra().mangled {
                 self.mangled_sets[set].insert(name.to_string());
@@ -272,29 +302,42 @@ impl<'a> Builder<'a> {
         self.add_def_in(name, flag, self.cur(), loc)
     }
 
-    fn add_def_in(&mut self, name: &str, flag: u32, ste: ScopeId, loc: Loc) -> Result<()> {
+    fn add_def_in(
+        &mut self,
+        name: &str,
+        flag: u32,
+        ste: ScopeId,
+        loc: impl Into<Span>,
+    ) -> Result<()> {
+        let loc = loc.into();
         let mangled = self.mangle(name);
         let v = self.v;
         let (ste_loc, comp_iter_target) = {
             let e = &self.extra[ste.0 as usize];
             (e.loc, e.comp_iter_target)
         };
-        let at = if v.symtable_errors_at_node() {
-            loc
-        } else {
-            ste_loc
+        let at = |b: &Self| {
+            if v.symtable_errors_at_node() {
+                b.resolve(loc)
+            } else {
+                ste_loc
+            }
         };
         let mut val = flag;
-        if let Some(existing) = self.scope(ste).symbols.get(&mangled) {
-            let old = existing.flags.0;
+        let index = self.scope(ste).symbols.get_index_of(&*mangled);
+        if let Some(i) = index {
+            let old = self.scope(ste).symbols[i].flags.0;
             if flag & F::PARAM != 0 && old & F::PARAM != 0 {
                 return Err(self.err(
                     format!("duplicate argument '{name}' in function definition"),
-                    at,
+                    at(self),
                 ));
             }
             if flag & F::TYPE_PARAM != 0 && old & F::TYPE_PARAM != 0 {
-                return Err(self.err(format!("duplicate type parameter '{name}'"), loc));
+                return Err(self.err(
+                    format!("duplicate type parameter '{name}'"),
+                    self.resolve(loc),
+                ));
             }
             val |= old;
         }
@@ -304,7 +347,7 @@ impl<'a> Builder<'a> {
                     format!(
                         "comprehension inner loop cannot rebind assignment expression target '{name}'"
                     ),
-                    at,
+                    at(self),
                 ));
             }
             val |= F::COMP_ITER;
@@ -314,22 +357,32 @@ impl<'a> Builder<'a> {
             scope: NameScope::GlobalImplicit,
         };
         let scope = self.scope(ste);
-        scope.symbols.insert(mangled.clone(), symbol);
+        match index {
+            Some(i) => scope.symbols[i] = symbol,
+            None => {
+                scope.symbols.insert(mangled.to_string(), symbol);
+            }
+        }
         if flag & F::PARAM != 0 {
-            scope.varnames.push(mangled);
+            scope.varnames.push(mangled.into_owned());
         } else if flag & F::GLOBAL != 0 {
             let module = &mut self.table.scopes[0].symbols;
-            let entry = module.entry(mangled).or_insert(Symbol {
-                flags: F(0),
-                scope: NameScope::GlobalImplicit,
-            });
-            entry.flags.0 |= flag;
+            match module.get_mut(&*mangled) {
+                Some(entry) => entry.flags.0 |= flag,
+                None => {
+                    let symbol = Symbol {
+                        flags: F(flag),
+                        scope: NameScope::GlobalImplicit,
+                    };
+                    module.insert(mangled.into_owned(), symbol);
+                }
+            }
         }
         Ok(())
     }
 
     fn record_directive(&mut self, name: &str, loc: Loc) {
-        let mangled = self.mangle(name);
+        let mangled = self.mangle(name).into_owned();
         self.cur_extra().directives.push((mangled, loc));
     }
 
@@ -361,7 +414,6 @@ impl<'a> Builder<'a> {
 
     fn visit_stmt_inner(&mut self, s: &Stmt) -> Result<()> {
         let v = self.v;
-        let loc = self.loc(s.range());
         match s {
             Stmt::FunctionDef(f) => {
                 let kw = if f.is_async { "async def" } else { "def" };
@@ -425,7 +477,7 @@ impl<'a> Builder<'a> {
                         self.enter_type_param_block(&c.name, tp.range, false, false, true, loc)?;
                         self.private = Some(c.name.to_string());
                         if v.mangles_only_type_params() {
-                            self.mangled_sets.push(HashSet::new());
+                            self.mangled_sets.push(FxHashSet::default());
                             self.cur_extra().mangled = Some(self.mangled_sets.len() - 1);
                         }
                         self.visit_type_params(tp)?;
@@ -453,6 +505,7 @@ impl<'a> Builder<'a> {
                 };
             }
             Stmt::TypeAlias(t) => {
+                let loc = self.loc(s.range());
                 self.visit_expr(&t.name)?;
                 let Expr::Name(name) = t.name.as_ref() else {
                     return Ok(());
@@ -504,10 +557,10 @@ impl<'a> Builder<'a> {
                         };
                         return Err(self.err(
                             format!("annotated name '{}' can't be {which}", target.id),
-                            loc,
+                            self.loc(s.range()),
                         ));
                     }
-                    let tloc = self.loc(target.range);
+                    let tloc = self.span(target.range);
                     if a.simple {
                         self.add_def(&target.id, F::ANNOT | F::LOCAL, tloc)?;
                     } else if a.value.is_some() {
@@ -591,7 +644,7 @@ impl<'a> Builder<'a> {
                         self.visit_expr(type_)?;
                     }
                     if let Some(name) = &h.name {
-                        self.add_def(name, F::LOCAL, self.loc(h.range))?;
+                        self.add_def(name, F::LOCAL, self.span(h.range))?;
                     }
                     self.visit_body(&h.body)?;
                 }
@@ -609,8 +662,14 @@ impl<'a> Builder<'a> {
             }
             Stmt::Import(i) => i.names.iter().try_for_each(|a| self.visit_alias(a))?,
             Stmt::ImportFrom(i) => i.names.iter().try_for_each(|a| self.visit_alias(a))?,
-            Stmt::Global(g) => self.visit_directive(&g.names, F::GLOBAL, "global", loc)?,
-            Stmt::Nonlocal(n) => self.visit_directive(&n.names, F::NONLOCAL, "nonlocal", loc)?,
+            Stmt::Global(g) => {
+                let loc = self.loc(s.range());
+                self.visit_directive(&g.names, F::GLOBAL, "global", loc)?;
+            }
+            Stmt::Nonlocal(n) => {
+                let loc = self.loc(s.range());
+                self.visit_directive(&n.names, F::NONLOCAL, "nonlocal", loc)?;
+            }
             Stmt::Expr(e) => self.visit_expr(&e.value)?,
             Stmt::Pass(_) | Stmt::Break(_) | Stmt::Continue(_) | Stmt::IpyEscapeCommand(_) => {}
         }
@@ -674,8 +733,8 @@ impl<'a> Builder<'a> {
     }
 
     /// CPython's `arg` starts at the name, not at a `*`.
-    fn param_loc(&self, p: &ast::Parameter) -> Loc {
-        self.loc(TextRange::new(p.name.range.start(), p.range.end()))
+    fn param_loc(&self, p: &ast::Parameter) -> Span {
+        self.span(TextRange::new(p.name.range.start(), p.range.end()))
     }
 
     fn annotations_deferred(&self) -> bool {
@@ -818,7 +877,7 @@ impl<'a> Builder<'a> {
             return Ok(());
         }
         let store = name.split('.').next().unwrap_or(name);
-        self.add_def(store, F::IMPORT, self.loc(alias.range))
+        self.add_def(store, F::IMPORT, self.span(alias.range))
     }
 
     fn enter_type_param_block(
@@ -921,7 +980,7 @@ impl<'a> Builder<'a> {
 
     fn visit_pattern(&mut self, p: &Pattern) -> Result<()> {
         self.enter_depth(p.range())?;
-        let loc = self.loc(p.range());
+        let loc = self.span(p.range());
         match p {
             Pattern::MatchValue(m) => self.visit_expr(&m.value)?,
             Pattern::MatchSingleton(_) => {}
@@ -1190,7 +1249,7 @@ impl<'a> Builder<'a> {
             Expr::Name(_) if self.extra[self.cur().0 as usize].in_unevaluated_annotation => {}
             Expr::Name(n) => {
                 let load = n.ctx == ExprContext::Load;
-                let loc = self.loc(n.range);
+                let loc = self.span(n.range);
                 self.add_def(&n.id, if load { F::USE } else { F::LOCAL }, loc)?;
                 let cur = self.cur();
                 if load
@@ -1435,14 +1494,19 @@ fn yield_in_comprehension(kind: ComprehensionKind) -> String {
 
 /// `_Py_Mangle` (see [`super::mangle`]).
 pub(super) fn mangle(private: Option<&str>, name: &str) -> String {
+    mangled(private, name).into_owned()
+}
+
+/// [`mangle`], borrowing `name` when it stays as it is (nearly always).
+fn mangled<'n>(private: Option<&str>, name: &'n str) -> Cow<'n, str> {
     let Some(class) = private else {
-        return name.to_string();
+        return Cow::Borrowed(name);
     };
     let class = class.trim_start_matches('_');
     if !name.starts_with("__") || name.ends_with("__") || name.contains('.') || class.is_empty() {
-        return name.to_string();
+        return Cow::Borrowed(name);
     }
-    format!("_{class}{name}")
+    Cow::Owned(format!("_{class}{name}"))
 }
 
 /// `Python/future.c`: the future features of the module, or the error for a bad one.
