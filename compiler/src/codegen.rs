@@ -19,10 +19,13 @@
 //! A construct not compiled yet is an [`CodegenError::Unsupported`] naming it and its
 //! position: never a wrong code object.
 
-use indexmap::{IndexMap, IndexSet};
+use std::borrow::Cow;
+
+use indexmap::IndexSet;
 use pyc_assembler::{CodeObject, Constant, PyStr, PythonVersion};
 use ruff_python_ast::{self as ast, Stmt};
 use ruff_text_size::{Ranged, TextRange};
+use rustc_hash::{FxBuildHasher, FxHashMap};
 
 use crate::fold::Folded;
 use crate::parse::LineIndex;
@@ -132,11 +135,9 @@ pub enum FBlockDatum<'a> {
     Name(&'a str),
 }
 
-/// Hashable identity of a constant as CPython's `_PyCode_ConstantKey` distinguishes them:
-/// exact type and value, floats by bits, frozensets as sets. Code objects are never merged.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-struct ConstKey(Vec<u8>);
-
+/// Writes the identity of a constant as CPython's `_PyCode_ConstantKey` distinguishes them
+/// to `out`: exact type and value, floats by bits, frozensets as sets. Code objects are never
+/// merged.
 fn const_key(c: &Constant, out: &mut Vec<u8>) {
     fn len(out: &mut Vec<u8>, n: usize) {
         out.extend_from_slice(&(n as u64).to_le_bytes());
@@ -232,6 +233,9 @@ fn same_code(a: &CodeObject, b: &CodeObject) -> bool {
         && a.exceptiontable == b.exceptiontable
 }
 
+/// A unit's table of names (`u_names`, `u_varnames`, …): index order is the oparg order.
+pub type NameSet = IndexSet<String, FxBuildHasher>;
+
 /// The state of one code object being compiled (`struct compiler_unit`).
 pub struct Unit<'a> {
     /// Its scope in the symbol table (`u_ste`).
@@ -241,14 +245,16 @@ pub struct Unit<'a> {
     pub scope_type: ScopeType,
     /// `co_consts` in order (`u_consts`); see [`Compiler::add_const`].
     pub consts: Vec<Constant>,
-    const_index: IndexMap<ConstKey, u32>,
+    const_index: FxHashMap<Box<[u8]>, u32>,
+    /// Scratch space for building constant keys, kept to spare an allocation per constant.
+    key_buf: Vec<u8>,
     /// `u_names`, `u_varnames`, `u_cellvars` (sorted cells, then an implicit `__class__`),
     /// `u_freevars` (sorted) — indices are the opargs codegen emits; the flow graph turns cell
     /// and free indices into `co_localsplusnames` slots.
-    pub names: IndexSet<String>,
-    pub varnames: IndexSet<String>,
-    pub cellvars: IndexSet<String>,
-    pub freevars: IndexSet<String>,
+    pub names: NameSet,
+    pub varnames: NameSet,
+    pub cellvars: NameSet,
+    pub freevars: NameSet,
     /// The class whose private names are mangled here (`u_private`).
     pub private: Option<String>,
     pub argcount: u32,
@@ -357,7 +363,7 @@ impl<'a> Unit<'a> {
         private: Option<String>,
     ) -> Unit<'a> {
         let ste = table.scope(scope);
-        let varnames: IndexSet<String> = ste.varnames.iter().cloned().collect();
+        let varnames: NameSet = ste.varnames.iter().cloned().collect();
         let mut cells: Vec<&str> = ste
             .symbols
             .iter()
@@ -365,11 +371,11 @@ impl<'a> Unit<'a> {
             .map(|(n, _)| n.as_str())
             .collect();
         cells.sort_unstable();
-        let mut cellvars: IndexSet<String> = cells.into_iter().map(String::from).collect();
+        let mut cellvars: NameSet = cells.into_iter().map(String::from).collect();
         if ste.flags.needs_class_closure {
             cellvars.insert("__class__".to_string());
         }
-        let freevars: IndexSet<String> = ste.freevars().into_iter().map(String::from).collect();
+        let freevars: NameSet = ste.freevars().into_iter().map(String::from).collect();
         let lineno = firstlineno as i32;
         Unit {
             scope,
@@ -377,8 +383,9 @@ impl<'a> Unit<'a> {
             qualname: None,
             scope_type,
             consts: Vec::new(),
-            const_index: IndexMap::new(),
-            names: IndexSet::new(),
+            const_index: FxHashMap::default(),
+            key_buf: Vec::new(),
+            names: NameSet::default(),
             varnames,
             cellvars,
             freevars,
@@ -666,13 +673,19 @@ impl<'a> Compiler<'a> {
             self.u.consts.push(c);
             return self.u.consts.len() as u32 - 1;
         }
-        let mut key = Vec::new();
+        let mut key = std::mem::take(&mut self.u.key_buf);
+        key.clear();
         const_key(&c, &mut key);
-        let next = self.u.consts.len() as u32;
-        let index = *self.u.const_index.entry(ConstKey(key)).or_insert(next);
-        if index == next {
-            self.u.consts.push(c);
-        }
+        let index = match self.u.const_index.get(key.as_slice()) {
+            Some(&i) => i,
+            None => {
+                let i = self.u.consts.len() as u32;
+                self.u.const_index.insert(key.as_slice().into(), i);
+                self.u.consts.push(c);
+                i
+            }
+        };
+        self.u.key_buf = key;
         index
     }
 
@@ -683,8 +696,14 @@ impl<'a> Compiler<'a> {
     }
 
     /// `_Py_Mangle` with the current class.
-    pub fn mangle(&self, name: &str) -> String {
-        symtable::mangle(self.u.private.as_deref(), name)
+    pub fn mangle<'n>(&self, name: &'n str) -> Cow<'n, str> {
+        match self.u.private.as_deref() {
+            // Only private names (`__spam`) inside a class are ever mangled.
+            Some(private) if name.starts_with("__") => {
+                Cow::Owned(symtable::mangle(Some(private), name))
+            }
+            _ => Cow::Borrowed(name),
+        }
     }
 
     /// `compiler_add_o(u_names, name)` without mangling.
@@ -713,10 +732,9 @@ impl<'a> Compiler<'a> {
     pub fn nameop(&mut self, name: &str, ctx: Ctx) {
         let mangled = self.mangle(name);
         let ste = self.ste();
-        let scope = ste.resolve(&mangled);
         let (op, arg) = match ste.access(&mangled) {
             Access::Deref => {
-                let index = if scope == Some(symtable::NameScope::Free) {
+                let index = if ste.resolve(&mangled) == Some(symtable::NameScope::Free) {
                     self.u.cellvars.len() + insert(&mut self.u.freevars, &mangled)
                 } else {
                     insert(&mut self.u.cellvars, &mangled)
@@ -807,7 +825,7 @@ impl<'a> Compiler<'a> {
 }
 
 /// Index of `name` in `set`, inserting it at the end if missing (`compiler_add_o`).
-fn insert(set: &mut IndexSet<String>, name: &str) -> usize {
+fn insert(set: &mut NameSet, name: &str) -> usize {
     match set.get_index_of(name) {
         Some(i) => i,
         None => set.insert_full(name.to_string()).0,

@@ -7,7 +7,7 @@
 //! comprehension outside of an asynchronous function" error are raised earlier by
 //! [`crate::checks`]; the latter is repeated here where CPython raises it.
 
-use pyc_assembler::{CodeObject, Constant, PyStr};
+use pyc_assembler::{CodeObject, Constant};
 use ruff_python_ast::{self as ast, Expr};
 use ruff_text_size::{Ranged, TextRange, TextSize};
 
@@ -356,7 +356,7 @@ impl<'a> Compiler<'a> {
         let mut keys = Vec::new();
         for p in kwonlyargs {
             if let Some(d) = p.default.as_deref() {
-                keys.push(Constant::Str(PyStr::from(self.mangle(p.name()).as_str())));
+                keys.push(Constant::str(&self.mangle(p.name())));
                 self.visit_expr(d)?;
             }
         }

@@ -1040,7 +1040,7 @@ impl<'a> Compiler<'a> {
                     }
                     self.addop_name(Op::LOAD_NAME, "__annotations__");
                     let mangled = self.mangle(n.id.as_str());
-                    self.load_const(Constant::Str(PyStr::from(mangled.as_str())));
+                    self.load_const(Constant::str(&mangled));
                     self.addop(Op::STORE_SUBSCR);
                 }
             }
