@@ -20,11 +20,12 @@
 //! position: never a wrong code object.
 
 use std::borrow::Cow;
+use std::cell::Cell;
 
 use indexmap::IndexSet;
 use pyc_assembler::{CodeObject, Constant, PyStr, PythonVersion};
 use ruff_python_ast::{self as ast, Stmt};
-use ruff_text_size::{Ranged, TextRange};
+use ruff_text_size::{Ranged, TextRange, TextSize};
 use rustc_hash::{FxBuildHasher, FxHashMap};
 
 use crate::fold::Folded;
@@ -290,6 +291,16 @@ pub struct Compiler<'a> {
     pub interactive: bool,
     /// Snapshots of each unit's blocks for `pyc-build explain`, when asked for.
     pub(crate) trace: Option<Vec<crate::explain::UnitSnapshot>>,
+    /// The lines [`Compiler::line_col`] found last, most recent first.
+    line_cache: Cell<[LineSpan; 2]>,
+}
+
+/// A line of the source: its 1-based number and the byte offsets it spans, `\n` included.
+#[derive(Clone, Copy, Debug, Default)]
+struct LineSpan {
+    line: u32,
+    start: u32,
+    end: u32,
 }
 
 /// Compiles a folded module to its code object for 3.11.
@@ -345,6 +356,7 @@ pub fn compile_module_traced<'a>(
         nestlevel: 0,
         interactive: false,
         trace: trace.then(Vec::new),
+        line_cache: Cell::default(),
     };
     c.start_unit();
     c.u.loc.lineno = 1;
@@ -480,58 +492,69 @@ impl<'a> Compiler<'a> {
     /// `compiler_set_qualname`.
     fn set_qualname(&mut self) {
         let parent = self.stack.last().expect("set_qualname needs a parent unit");
-        let mut base: Option<String> = None;
+        let name = text(&self.u.name);
+        let mut qualname = String::new();
         if self.stack.len() > 1 {
-            let mut force_global = false;
-            if matches!(
+            let force_global = matches!(
                 self.u.scope_type,
                 ScopeType::Function | ScopeType::AsyncFunction | ScopeType::Class
-            ) {
-                let mangled =
-                    symtable::mangle(parent.private.as_deref(), &self.u.name.to_string_lossy());
-                if parent.ste(self.table).resolve(&mangled)
-                    == Some(symtable::NameScope::GlobalExplicit)
-                {
-                    force_global = true;
-                }
-            }
+            ) && parent
+                .ste(self.table)
+                .resolve(&mangle(parent.private.as_deref(), &name))
+                == Some(symtable::NameScope::GlobalExplicit);
             if !force_global {
-                let pq = parent
-                    .qualname
-                    .as_ref()
-                    .unwrap_or(&parent.name)
-                    .to_string_lossy();
-                base = Some(
-                    if matches!(
-                        parent.scope_type,
-                        ScopeType::Function | ScopeType::AsyncFunction | ScopeType::Lambda
-                    ) {
-                        format!("{pq}.<locals>")
-                    } else {
-                        pq
-                    },
-                );
+                qualname.push_str(&text(parent.qualname.as_ref().unwrap_or(&parent.name)));
+                if matches!(
+                    parent.scope_type,
+                    ScopeType::Function | ScopeType::AsyncFunction | ScopeType::Lambda
+                ) {
+                    qualname.push_str(".<locals>");
+                }
+                qualname.push('.');
             }
         }
-        let name = self.u.name.to_string_lossy();
-        self.u.qualname = Some(PyStr::from(match base {
-            Some(b) => format!("{b}.{name}"),
-            None => name,
-        }));
+        qualname.push_str(&name);
+        self.u.qualname = Some(PyStr::from(qualname));
     }
 
     // ---- Locations -------------------------------------------------------------------
 
     /// The location of a node as CPython's AST has it.
     pub fn loc_of(&self, range: TextRange) -> Loc {
-        let (lineno, col) = self.lines.line_col(range.start());
-        let (end_lineno, end_col) = self.lines.line_col(range.end());
+        let (lineno, col) = self.line_col(range.start());
+        let (end_lineno, end_col) = self.line_col(range.end());
         Loc {
             lineno: lineno as i32,
             end_lineno: end_lineno as i32,
             col_offset: col as i32,
             end_col_offset: end_col as i32,
         }
+    }
+
+    /// `(line, column)` of byte `offset` as [`LineIndex::line_col`] has it, through a cache
+    /// of the two lines looked up last: nodes that follow each other mostly share lines.
+    pub fn line_col(&self, offset: TextSize) -> (u32, u32) {
+        let o = offset.to_u32();
+        let [recent, older] = self.line_cache.get();
+        for span in [recent, older] {
+            if (span.start..span.end).contains(&o) {
+                return (span.line, o - span.start);
+            }
+        }
+        let (line, col) = self.lines.line_col(offset);
+        // The line runs to its `\n` (included), or past the end of the text for the last.
+        let rest = self.source.as_bytes().get(o as usize..).unwrap_or_default();
+        let end = rest
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(self.source.len() + 1, |i| o as usize + i + 1);
+        let span = LineSpan {
+            line,
+            start: o - col,
+            end: u32::try_from(end).unwrap_or(u32::MAX),
+        };
+        self.line_cache.set([span, recent]);
+        (line, col)
     }
 
     /// `SET_LOC(c, node)`.
@@ -697,13 +720,7 @@ impl<'a> Compiler<'a> {
 
     /// `_Py_Mangle` with the current class.
     pub fn mangle<'n>(&self, name: &'n str) -> Cow<'n, str> {
-        match self.u.private.as_deref() {
-            // Only private names (`__spam`) inside a class are ever mangled.
-            Some(private) if name.starts_with("__") => {
-                Cow::Owned(symtable::mangle(Some(private), name))
-            }
-            _ => Cow::Borrowed(name),
-        }
+        mangle(self.u.private.as_deref(), name)
     }
 
     /// `compiler_add_o(u_names, name)` without mangling.
@@ -822,6 +839,24 @@ impl<'a> Compiler<'a> {
         }
         Ok(())
     }
+}
+
+/// `_Py_Mangle`: `name` as written in class `private`, borrowed when it is not a private name
+/// (`__spam`) inside a class, which is the common case.
+fn mangle<'n>(private: Option<&str>, name: &'n str) -> Cow<'n, str> {
+    match private {
+        Some(private) if name.starts_with("__") => {
+            Cow::Owned(symtable::mangle(Some(private), name))
+        }
+        _ => Cow::Borrowed(name),
+    }
+}
+
+/// A name or qualified name as text: borrowed unless it holds a lone surrogate (which names
+/// from source never do).
+pub(crate) fn text(s: &PyStr) -> Cow<'_, str> {
+    s.as_str()
+        .map_or_else(|| Cow::Owned(s.to_string_lossy()), Cow::Borrowed)
 }
 
 /// Index of `name` in `set`, inserting it at the end if missing (`compiler_add_o`).

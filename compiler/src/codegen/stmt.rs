@@ -380,8 +380,8 @@ impl<'a> Compiler<'a> {
                 self.addop(Op::NOP);
             }
         }
-        let line = self.lines.line(s.range().start());
-        if value.is_none_or(|v| self.lines.line(v.range().start()) != line) {
+        let line = self.line_col(s.range().start()).0;
+        if value.is_none_or(|v| self.line_col(v.range().start()).0 != line) {
             self.set_loc(s);
             self.addop(Op::NOP);
         }
