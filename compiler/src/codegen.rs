@@ -625,8 +625,12 @@ impl<'a> Compiler<'a> {
             let b = self.new_block();
             self.use_next_block(b);
         }
-        let cur = self.u.cur.0 as usize;
-        self.u.blocks[cur].instrs.push(Instr {
+        let instrs = &mut self.u.blocks[self.u.cur.0 as usize].instrs;
+        if instrs.capacity() == 0 {
+            // `DEFAULT_BLOCK_SIZE`: room for a typical block at once, not in four steps.
+            instrs.reserve_exact(16);
+        }
+        instrs.push(Instr {
             op,
             arg,
             target,
