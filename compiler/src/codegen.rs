@@ -19,10 +19,14 @@
 //! A construct not compiled yet is an [`CodegenError::Unsupported`] naming it and its
 //! position: never a wrong code object.
 
-use indexmap::{IndexMap, IndexSet};
+use std::borrow::Cow;
+use std::cell::Cell;
+
+use indexmap::IndexSet;
 use pyc_assembler::{CodeObject, Constant, PyStr, PythonVersion};
 use ruff_python_ast::{self as ast, Stmt};
-use ruff_text_size::{Ranged, TextRange};
+use ruff_text_size::{Ranged, TextRange, TextSize};
+use rustc_hash::{FxBuildHasher, FxHashMap};
 
 use crate::fold::Folded;
 use crate::parse::LineIndex;
@@ -132,11 +136,9 @@ pub enum FBlockDatum<'a> {
     Name(&'a str),
 }
 
-/// Hashable identity of a constant as CPython's `_PyCode_ConstantKey` distinguishes them:
-/// exact type and value, floats by bits, frozensets as sets. Code objects are never merged.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-struct ConstKey(Vec<u8>);
-
+/// Writes the identity of a constant as CPython's `_PyCode_ConstantKey` distinguishes them
+/// to `out`: exact type and value, floats by bits, frozensets as sets. Code objects are never
+/// merged.
 fn const_key(c: &Constant, out: &mut Vec<u8>) {
     fn len(out: &mut Vec<u8>, n: usize) {
         out.extend_from_slice(&(n as u64).to_le_bytes());
@@ -232,6 +234,9 @@ fn same_code(a: &CodeObject, b: &CodeObject) -> bool {
         && a.exceptiontable == b.exceptiontable
 }
 
+/// A unit's table of names (`u_names`, `u_varnames`, …): index order is the oparg order.
+pub type NameSet = IndexSet<String, FxBuildHasher>;
+
 /// The state of one code object being compiled (`struct compiler_unit`).
 pub struct Unit<'a> {
     /// Its scope in the symbol table (`u_ste`).
@@ -241,14 +246,16 @@ pub struct Unit<'a> {
     pub scope_type: ScopeType,
     /// `co_consts` in order (`u_consts`); see [`Compiler::add_const`].
     pub consts: Vec<Constant>,
-    const_index: IndexMap<ConstKey, u32>,
+    const_index: FxHashMap<Box<[u8]>, u32>,
+    /// Scratch space for building constant keys, kept to spare an allocation per constant.
+    key_buf: Vec<u8>,
     /// `u_names`, `u_varnames`, `u_cellvars` (sorted cells, then an implicit `__class__`),
     /// `u_freevars` (sorted) — indices are the opargs codegen emits; the flow graph turns cell
     /// and free indices into `co_localsplusnames` slots.
-    pub names: IndexSet<String>,
-    pub varnames: IndexSet<String>,
-    pub cellvars: IndexSet<String>,
-    pub freevars: IndexSet<String>,
+    pub names: NameSet,
+    pub varnames: NameSet,
+    pub cellvars: NameSet,
+    pub freevars: NameSet,
     /// The class whose private names are mangled here (`u_private`).
     pub private: Option<String>,
     pub argcount: u32,
@@ -284,6 +291,16 @@ pub struct Compiler<'a> {
     pub interactive: bool,
     /// Snapshots of each unit's blocks for `pyc-build explain`, when asked for.
     pub(crate) trace: Option<Vec<crate::explain::UnitSnapshot>>,
+    /// The lines [`Compiler::line_col`] found last, most recent first.
+    line_cache: Cell<[LineSpan; 2]>,
+}
+
+/// A line of the source: its 1-based number and the byte offsets it spans, `\n` included.
+#[derive(Clone, Copy, Debug, Default)]
+struct LineSpan {
+    line: u32,
+    start: u32,
+    end: u32,
 }
 
 /// Compiles a folded module to its code object for 3.11.
@@ -339,6 +356,7 @@ pub fn compile_module_traced<'a>(
         nestlevel: 0,
         interactive: false,
         trace: trace.then(Vec::new),
+        line_cache: Cell::default(),
     };
     c.start_unit();
     c.u.loc.lineno = 1;
@@ -357,7 +375,7 @@ impl<'a> Unit<'a> {
         private: Option<String>,
     ) -> Unit<'a> {
         let ste = table.scope(scope);
-        let varnames: IndexSet<String> = ste.varnames.iter().cloned().collect();
+        let varnames: NameSet = ste.varnames.iter().cloned().collect();
         let mut cells: Vec<&str> = ste
             .symbols
             .iter()
@@ -365,11 +383,11 @@ impl<'a> Unit<'a> {
             .map(|(n, _)| n.as_str())
             .collect();
         cells.sort_unstable();
-        let mut cellvars: IndexSet<String> = cells.into_iter().map(String::from).collect();
+        let mut cellvars: NameSet = cells.into_iter().map(String::from).collect();
         if ste.flags.needs_class_closure {
             cellvars.insert("__class__".to_string());
         }
-        let freevars: IndexSet<String> = ste.freevars().into_iter().map(String::from).collect();
+        let freevars: NameSet = ste.freevars().into_iter().map(String::from).collect();
         let lineno = firstlineno as i32;
         Unit {
             scope,
@@ -377,8 +395,9 @@ impl<'a> Unit<'a> {
             qualname: None,
             scope_type,
             consts: Vec::new(),
-            const_index: IndexMap::new(),
-            names: IndexSet::new(),
+            const_index: FxHashMap::default(),
+            key_buf: Vec::new(),
+            names: NameSet::default(),
             varnames,
             cellvars,
             freevars,
@@ -473,58 +492,69 @@ impl<'a> Compiler<'a> {
     /// `compiler_set_qualname`.
     fn set_qualname(&mut self) {
         let parent = self.stack.last().expect("set_qualname needs a parent unit");
-        let mut base: Option<String> = None;
+        let name = text(&self.u.name);
+        let mut qualname = String::new();
         if self.stack.len() > 1 {
-            let mut force_global = false;
-            if matches!(
+            let force_global = matches!(
                 self.u.scope_type,
                 ScopeType::Function | ScopeType::AsyncFunction | ScopeType::Class
-            ) {
-                let mangled =
-                    symtable::mangle(parent.private.as_deref(), &self.u.name.to_string_lossy());
-                if parent.ste(self.table).resolve(&mangled)
-                    == Some(symtable::NameScope::GlobalExplicit)
-                {
-                    force_global = true;
-                }
-            }
+            ) && parent
+                .ste(self.table)
+                .resolve(&mangle(parent.private.as_deref(), &name))
+                == Some(symtable::NameScope::GlobalExplicit);
             if !force_global {
-                let pq = parent
-                    .qualname
-                    .as_ref()
-                    .unwrap_or(&parent.name)
-                    .to_string_lossy();
-                base = Some(
-                    if matches!(
-                        parent.scope_type,
-                        ScopeType::Function | ScopeType::AsyncFunction | ScopeType::Lambda
-                    ) {
-                        format!("{pq}.<locals>")
-                    } else {
-                        pq
-                    },
-                );
+                qualname.push_str(&text(parent.qualname.as_ref().unwrap_or(&parent.name)));
+                if matches!(
+                    parent.scope_type,
+                    ScopeType::Function | ScopeType::AsyncFunction | ScopeType::Lambda
+                ) {
+                    qualname.push_str(".<locals>");
+                }
+                qualname.push('.');
             }
         }
-        let name = self.u.name.to_string_lossy();
-        self.u.qualname = Some(PyStr::from(match base {
-            Some(b) => format!("{b}.{name}"),
-            None => name,
-        }));
+        qualname.push_str(&name);
+        self.u.qualname = Some(PyStr::from(qualname));
     }
 
     // ---- Locations -------------------------------------------------------------------
 
     /// The location of a node as CPython's AST has it.
     pub fn loc_of(&self, range: TextRange) -> Loc {
-        let (lineno, col) = self.lines.line_col(range.start());
-        let (end_lineno, end_col) = self.lines.line_col(range.end());
+        let (lineno, col) = self.line_col(range.start());
+        let (end_lineno, end_col) = self.line_col(range.end());
         Loc {
             lineno: lineno as i32,
             end_lineno: end_lineno as i32,
             col_offset: col as i32,
             end_col_offset: end_col as i32,
         }
+    }
+
+    /// `(line, column)` of byte `offset` as [`LineIndex::line_col`] has it, through a cache
+    /// of the two lines looked up last: nodes that follow each other mostly share lines.
+    pub fn line_col(&self, offset: TextSize) -> (u32, u32) {
+        let o = offset.to_u32();
+        let [recent, older] = self.line_cache.get();
+        for span in [recent, older] {
+            if (span.start..span.end).contains(&o) {
+                return (span.line, o - span.start);
+            }
+        }
+        let (line, col) = self.lines.line_col(offset);
+        // The line runs to its `\n` (included), or past the end of the text for the last.
+        let rest = self.source.as_bytes().get(o as usize..).unwrap_or_default();
+        let end = rest
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(self.source.len() + 1, |i| o as usize + i + 1);
+        let span = LineSpan {
+            line,
+            start: o - col,
+            end: u32::try_from(end).unwrap_or(u32::MAX),
+        };
+        self.line_cache.set([span, recent]);
+        (line, col)
     }
 
     /// `SET_LOC(c, node)`.
@@ -595,8 +625,12 @@ impl<'a> Compiler<'a> {
             let b = self.new_block();
             self.use_next_block(b);
         }
-        let cur = self.u.cur.0 as usize;
-        self.u.blocks[cur].instrs.push(Instr {
+        let instrs = &mut self.u.blocks[self.u.cur.0 as usize].instrs;
+        if instrs.capacity() == 0 {
+            // `DEFAULT_BLOCK_SIZE`: room for a typical block at once, not in four steps.
+            instrs.reserve_exact(16);
+        }
+        instrs.push(Instr {
             op,
             arg,
             target,
@@ -666,13 +700,19 @@ impl<'a> Compiler<'a> {
             self.u.consts.push(c);
             return self.u.consts.len() as u32 - 1;
         }
-        let mut key = Vec::new();
+        let mut key = std::mem::take(&mut self.u.key_buf);
+        key.clear();
         const_key(&c, &mut key);
-        let next = self.u.consts.len() as u32;
-        let index = *self.u.const_index.entry(ConstKey(key)).or_insert(next);
-        if index == next {
-            self.u.consts.push(c);
-        }
+        let index = match self.u.const_index.get(key.as_slice()) {
+            Some(&i) => i,
+            None => {
+                let i = self.u.consts.len() as u32;
+                self.u.const_index.insert(key.as_slice().into(), i);
+                self.u.consts.push(c);
+                i
+            }
+        };
+        self.u.key_buf = key;
         index
     }
 
@@ -683,8 +723,8 @@ impl<'a> Compiler<'a> {
     }
 
     /// `_Py_Mangle` with the current class.
-    pub fn mangle(&self, name: &str) -> String {
-        symtable::mangle(self.u.private.as_deref(), name)
+    pub fn mangle<'n>(&self, name: &'n str) -> Cow<'n, str> {
+        mangle(self.u.private.as_deref(), name)
     }
 
     /// `compiler_add_o(u_names, name)` without mangling.
@@ -713,10 +753,9 @@ impl<'a> Compiler<'a> {
     pub fn nameop(&mut self, name: &str, ctx: Ctx) {
         let mangled = self.mangle(name);
         let ste = self.ste();
-        let scope = ste.resolve(&mangled);
         let (op, arg) = match ste.access(&mangled) {
             Access::Deref => {
-                let index = if scope == Some(symtable::NameScope::Free) {
+                let index = if ste.resolve(&mangled) == Some(symtable::NameScope::Free) {
                     self.u.cellvars.len() + insert(&mut self.u.freevars, &mangled)
                 } else {
                     insert(&mut self.u.cellvars, &mangled)
@@ -806,8 +845,26 @@ impl<'a> Compiler<'a> {
     }
 }
 
+/// `_Py_Mangle`: `name` as written in class `private`, borrowed when it is not a private name
+/// (`__spam`) inside a class, which is the common case.
+fn mangle<'n>(private: Option<&str>, name: &'n str) -> Cow<'n, str> {
+    match private {
+        Some(private) if name.starts_with("__") => {
+            Cow::Owned(symtable::mangle(Some(private), name))
+        }
+        _ => Cow::Borrowed(name),
+    }
+}
+
+/// A name or qualified name as text: borrowed unless it holds a lone surrogate (which names
+/// from source never do).
+pub(crate) fn text(s: &PyStr) -> Cow<'_, str> {
+    s.as_str()
+        .map_or_else(|| Cow::Owned(s.to_string_lossy()), Cow::Borrowed)
+}
+
 /// Index of `name` in `set`, inserting it at the end if missing (`compiler_add_o`).
-fn insert(set: &mut IndexSet<String>, name: &str) -> usize {
+fn insert(set: &mut NameSet, name: &str) -> usize {
     match set.get_index_of(name) {
         Some(i) => i,
         None => set.insert_full(name.to_string()).0,

@@ -230,13 +230,14 @@ impl<'a> Compiler<'a> {
     /// `update_start_location_to_match_attr`: when an attribute access spans lines, the
     /// location starts at the attribute's name.
     pub(super) fn update_start_location_to_match_attr(&mut self, attr: &ast::ExprAttribute) {
-        let at = self.loc_of(attr.range);
+        let (end_lineno, end_col_offset) = self.line_col(attr.range.end());
+        let (end_lineno, end_col_offset) = (end_lineno as i32, end_col_offset as i32);
         let loc = &mut self.u.loc;
-        if loc.lineno != at.end_lineno {
-            loc.lineno = at.end_lineno;
+        if loc.lineno != end_lineno {
+            loc.lineno = end_lineno;
             let len = attr.attr.as_str().chars().count() as i32;
-            if len <= at.end_col_offset {
-                loc.col_offset = at.end_col_offset - len;
+            if len <= end_col_offset {
+                loc.col_offset = end_col_offset - len;
             } else {
                 loc.col_offset = -1;
                 loc.end_col_offset = -1;

@@ -7,7 +7,7 @@
 //! comprehension outside of an asynchronous function" error are raised earlier by
 //! [`crate::checks`]; the latter is repeated here where CPython raises it.
 
-use pyc_assembler::{CodeObject, Constant, PyStr};
+use pyc_assembler::{CodeObject, Constant};
 use ruff_python_ast::{self as ast, Expr};
 use ruff_text_size::{Ranged, TextRange, TextSize};
 
@@ -356,7 +356,7 @@ impl<'a> Compiler<'a> {
         let mut keys = Vec::new();
         for p in kwonlyargs {
             if let Some(d) = p.default.as_deref() {
-                keys.push(Constant::Str(PyStr::from(self.mangle(p.name()).as_str())));
+                keys.push(Constant::str(&self.mangle(p.name())));
                 self.visit_expr(d)?;
             }
         }
@@ -438,16 +438,16 @@ impl<'a> Compiler<'a> {
         let freevars = code.freevars();
         if !freevars.is_empty() {
             for name in &freevars {
-                let name = name.to_string_lossy();
+                let name = super::text(name);
                 // A class can have a method with a free variable named like a method: the
                 // name is free *and* local in the class; the closure takes the free one.
                 let cell = self.get_ref_type(&name)? == NameScope::Cell;
                 let arg = if cell {
-                    self.u.cellvars.get_index_of(name.as_str())
+                    self.u.cellvars.get_index_of(&*name)
                 } else {
                     self.u
                         .freevars
-                        .get_index_of(name.as_str())
+                        .get_index_of(&*name)
                         .map(|i| i + self.u.cellvars.len())
                 };
                 let Some(arg) = arg else {

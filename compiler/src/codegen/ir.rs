@@ -94,30 +94,31 @@ impl Op {
 
     /// CPython's `is_jump`: a pseudo jump or a real jump opcode (3.11's `hasjrel`).
     pub fn is_jump(self) -> bool {
-        matches!(
-            self,
-            Op::JUMP
-                | Op::JUMP_NO_INTERRUPT
-                | Op::POP_JUMP_IF_FALSE
-                | Op::POP_JUMP_IF_TRUE
-                | Op::POP_JUMP_IF_NONE
-                | Op::POP_JUMP_IF_NOT_NONE
-                | Op::JUMP_FORWARD
-                | Op::JUMP_IF_FALSE_OR_POP
-                | Op::JUMP_IF_TRUE_OR_POP
-                | Op::POP_JUMP_FORWARD_IF_FALSE
-                | Op::POP_JUMP_FORWARD_IF_TRUE
-                | Op::SEND
-                | Op::POP_JUMP_FORWARD_IF_NOT_NONE
-                | Op::POP_JUMP_FORWARD_IF_NONE
-                | Op::JUMP_BACKWARD_NO_INTERRUPT
-                | Op::JUMP_BACKWARD
-                | Op::FOR_ITER
-                | Op::POP_JUMP_BACKWARD_IF_NOT_NONE
-                | Op::POP_JUMP_BACKWARD_IF_NONE
-                | Op::POP_JUMP_BACKWARD_IF_FALSE
-                | Op::POP_JUMP_BACKWARD_IF_TRUE
-        )
+        /// The opcodes `is_jump` holds for, by `Op` (asked for every instruction, often).
+        const JUMPS: [bool; Op::ALL.len()] = op_set(&[
+            Op::JUMP,
+            Op::JUMP_NO_INTERRUPT,
+            Op::POP_JUMP_IF_FALSE,
+            Op::POP_JUMP_IF_TRUE,
+            Op::POP_JUMP_IF_NONE,
+            Op::POP_JUMP_IF_NOT_NONE,
+            Op::JUMP_FORWARD,
+            Op::JUMP_IF_FALSE_OR_POP,
+            Op::JUMP_IF_TRUE_OR_POP,
+            Op::POP_JUMP_FORWARD_IF_FALSE,
+            Op::POP_JUMP_FORWARD_IF_TRUE,
+            Op::SEND,
+            Op::POP_JUMP_FORWARD_IF_NOT_NONE,
+            Op::POP_JUMP_FORWARD_IF_NONE,
+            Op::JUMP_BACKWARD_NO_INTERRUPT,
+            Op::JUMP_BACKWARD,
+            Op::FOR_ITER,
+            Op::POP_JUMP_BACKWARD_IF_NOT_NONE,
+            Op::POP_JUMP_BACKWARD_IF_NONE,
+            Op::POP_JUMP_BACKWARD_IF_FALSE,
+            Op::POP_JUMP_BACKWARD_IF_TRUE,
+        ]);
+        JUMPS[self as usize]
     }
 
     /// CPython's `is_end_of_basic_block`: a jump, `RETURN_VALUE`, `RAISE_VARARGS` or
@@ -125,6 +126,17 @@ impl Op {
     pub fn ends_block(self) -> bool {
         self.is_jump() || matches!(self, Op::RETURN_VALUE | Op::RAISE_VARARGS | Op::RERAISE)
     }
+}
+
+/// A table by `Op` of which opcodes are in `ops`.
+const fn op_set(ops: &[Op]) -> [bool; Op::ALL.len()] {
+    let mut set = [false; Op::ALL.len()];
+    let mut i = 0;
+    while i < ops.len() {
+        set[ops[i] as usize] = true;
+        i += 1;
+    }
+    set
 }
 
 /// A block, by its index in [`crate::codegen::Unit::blocks`] (allocation order; CPython's

@@ -380,8 +380,8 @@ impl<'a> Compiler<'a> {
                 self.addop(Op::NOP);
             }
         }
-        let line = self.lines.line(s.range().start());
-        if value.is_none_or(|v| self.lines.line(v.range().start()) != line) {
+        let line = self.line_col(s.range().start()).0;
+        if value.is_none_or(|v| self.line_col(v.range().start()).0 != line) {
             self.set_loc(s);
             self.addop(Op::NOP);
         }
@@ -1040,7 +1040,7 @@ impl<'a> Compiler<'a> {
                     }
                     self.addop_name(Op::LOAD_NAME, "__annotations__");
                     let mangled = self.mangle(n.id.as_str());
-                    self.load_const(Constant::Str(PyStr::from(mangled.as_str())));
+                    self.load_const(Constant::str(&mangled));
                     self.addop(Op::STORE_SUBSCR);
                 }
             }

@@ -102,9 +102,7 @@ impl Compiler<'_> {
     fn argrepr(&self, ins: &Instr, consts: &[Constant], slots: bool) -> String {
         let u = &self.u;
         let i = ins.arg as usize;
-        let name = |set: &indexmap::IndexSet<String>, i: usize| {
-            set.get_index(i).cloned().unwrap_or_default()
-        };
+        let name = |set: &super::NameSet, i: usize| set.get_index(i).cloned().unwrap_or_default();
         let cell = |i: usize| -> String {
             if slots {
                 // co_localsplusnames: locals, cells that are not arguments, free variables.

@@ -532,6 +532,7 @@ mod tests {
             nestlevel: 0,
             interactive: false,
             trace: None,
+            line_cache: Default::default(),
         };
         let Some(Stmt::FunctionDef(f)) = parsed.module.body.last() else {
             panic!("no function");
