@@ -702,53 +702,100 @@ fn write_signed_varint(out: &mut Vec<u8>, value: i64) {
 /// each entry takes the shortest form CPython would choose (short, one-line, no-column, long,
 /// or none when there is no line).
 pub fn encode_locations(firstlineno: u32, instrs: &[(u32, Position)]) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut last_line = firstlineno as i32 as i64;
-    let c = |v: Option<u32>| v.map_or(-1, |x| x as i32 as i64);
+    let mut w = LocationWriter::new(firstlineno, instrs.len() * 2);
     for &(size, pos) in instrs {
+        w.push(size, pos);
+    }
+    w.finish()
+}
+
+/// [`encode_locations`] one item at a time, for an assembler that walks its instructions
+/// (CPython's `assemble_emit_location`).
+#[derive(Clone, Debug)]
+pub struct LocationWriter {
+    out: Vec<u8>,
+    last_line: i64,
+}
+
+impl LocationWriter {
+    /// An empty table for a code object starting at `firstlineno`, with room for `capacity`
+    /// bytes (about 1.3 per code unit in real code).
+    pub fn new(firstlineno: u32, capacity: usize) -> LocationWriter {
+        LocationWriter {
+            out: Vec::with_capacity(capacity),
+            last_line: i64::from(firstlineno as i32),
+        }
+    }
+
+    /// Adds the entries of one item: `size` code units at `pos`.
+    pub fn push(&mut self, size: u32, pos: Position) {
+        let c = |v: Option<u32>| v.map_or(-1, |x| x as i32);
         let (line, end_line, col, end_col) =
             (c(pos.lineno), c(pos.end_lineno), c(pos.col), c(pos.end_col));
+        self.push_location(size, line, end_line, col, end_col);
+    }
+
+    /// [`LocationWriter::push`] with the location as CPython's compiler keeps it: C ints,
+    /// a negative number where [`Position`] has `None`.
+    #[inline]
+    pub fn push_location(&mut self, size: u32, line: i32, end_line: i32, col: i32, end_col: i32) {
         let mut remaining = size;
         while remaining > 0 {
             let n = remaining.min(8);
             remaining -= n;
-            let start = |kind: u8| 0x80 | (kind << 3) | (n - 1) as u8;
-            if line < 0 {
-                out.push(start(KIND_NONE));
-                continue;
-            }
-            let delta = line - last_line;
-            if col < 0 || end_col < 0 {
-                if end_line == line || end_line == -1 {
-                    out.push(start(KIND_NO_COLUMNS));
-                    write_signed_varint(&mut out, delta);
-                    last_line = line;
-                    continue;
-                }
-            } else if end_line == line {
-                if delta == 0 && col < 80 && end_col >= col && end_col - col < 16 {
-                    out.push(start((col >> 3) as u8));
-                    out.push((((col & 7) << 4) | (end_col - col)) as u8);
-                    continue;
-                }
-                if (0..3).contains(&delta) && col < 128 && end_col < 128 {
-                    out.push(start(KIND_ONE_LINE0 + delta as u8));
-                    out.extend([col as u8, end_col as u8]);
-                    last_line = line;
-                    continue;
-                }
-            }
-            out.push(start(KIND_LONG));
-            write_signed_varint(&mut out, delta);
-            // CPython passes `end_lineno - lineno` as an unsigned int; reading adds it back
-            // with the same wrap-around.
-            write_varint(&mut out, (end_line - line) as i32 as u32 as u64);
-            write_varint(&mut out, (col + 1) as u64);
-            write_varint(&mut out, (end_col + 1) as u64);
-            last_line = line;
+            self.entry(
+                n as u8,
+                line.into(),
+                end_line.into(),
+                col.into(),
+                end_col.into(),
+            );
         }
     }
-    out
+
+    /// `write_location_info_entry`: one entry of `n` (1 to 8) code units.
+    fn entry(&mut self, n: u8, line: i64, end_line: i64, col: i64, end_col: i64) {
+        let out = &mut self.out;
+        let start = |kind: u8| 0x80 | (kind << 3) | (n - 1);
+        if line < 0 {
+            out.push(start(KIND_NONE));
+            return;
+        }
+        let delta = line - self.last_line;
+        if col < 0 || end_col < 0 {
+            if end_line == line || end_line == -1 {
+                out.push(start(KIND_NO_COLUMNS));
+                write_signed_varint(out, delta);
+                self.last_line = line;
+                return;
+            }
+        } else if end_line == line {
+            if delta == 0 && col < 80 && end_col >= col && end_col - col < 16 {
+                let second = ((col & 7) << 4) | (end_col - col);
+                out.extend([start((col >> 3) as u8), second as u8]);
+                return;
+            }
+            if (0..3).contains(&delta) && col < 128 && end_col < 128 {
+                let first = start(KIND_ONE_LINE0 + delta as u8);
+                out.extend([first, col as u8, end_col as u8]);
+                self.last_line = line;
+                return;
+            }
+        }
+        out.push(start(KIND_LONG));
+        write_signed_varint(out, delta);
+        // CPython passes `end_lineno - lineno` as an unsigned int; reading adds it back
+        // with the same wrap-around.
+        write_varint(out, (end_line - line) as i32 as u32 as u64);
+        write_varint(out, (col + 1) as u64);
+        write_varint(out, (end_col + 1) as u64);
+        self.last_line = line;
+    }
+
+    /// The table.
+    pub fn finish(self) -> Vec<u8> {
+        self.out
+    }
 }
 
 /// The input [`encode_locations`] takes, read back from a location table: one item per entry.

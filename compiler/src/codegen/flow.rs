@@ -21,6 +21,7 @@ mod emit;
 mod stack;
 
 use cfg::Cfg;
+use emit::Reals;
 
 impl<'a> Compiler<'a> {
     /// `assemble(c, addNone)`: optimises the current unit's block graph and builds its code
@@ -41,7 +42,7 @@ impl<'a> Compiler<'a> {
             self.addop(Op::RETURN_VALUE);
         }
         self.trace_codegen();
-        let table = self.v.opcodes();
+        let reals = Reals::new(self.v)?;
         let blocks = std::mem::take(&mut self.u.blocks);
         let mut g = Cfg::new(blocks, self.u.entry.0 as usize)?;
         for b in (0..g.blocks.len()).rev() {
@@ -78,13 +79,14 @@ impl<'a> Compiler<'a> {
 
         g.label_exception_targets();
         g.convert_exception_handlers_to_nops();
-        for b in g.chain() {
-            g.clean_basic_block(b);
+        let mut b = Some(g.entry);
+        while let Some(i) = b {
+            g.clean_basic_block(i);
+            b = g.blocks[i].next;
         }
         g.normalize_jumps()?;
         if self.tracing() {
-            let chain = g.chain().into_iter();
-            let blocks = chain.map(|b| {
+            let blocks = g.chain().map(|b| {
                 (
                     b,
                     g.blocks[b].instrs.clone(),
@@ -94,10 +96,10 @@ impl<'a> Compiler<'a> {
             });
             self.trace_cfg(blocks.collect(), &consts);
         }
-        g.assemble_jump_offsets(table)?;
-        let code = g.emit_code(table)?;
-        let linetable = g.emit_locations(table, self.u.firstlineno)?;
-        let exceptiontable = g.emit_exception_table(table)?;
+        let units = g.assemble_jump_offsets(reals)?;
+        let code = g.emit_code(reals, units)?;
+        let linetable = g.emit_locations(reals, self.u.firstlineno, units)?;
+        let exceptiontable = g.emit_exception_table(reals)?;
 
         let locals = self.compute_localsplus_info(nlocalsplus);
         let u = &self.u;
@@ -234,8 +236,13 @@ fn fix_cell_offsets(g: &mut Cfg, nlocals: usize, fixed: &mut [usize]) -> usize {
             numdropped += 1;
         }
     }
-    for b in g.chain() {
-        for ins in &mut g.blocks[b].instrs {
+    if fixed.is_empty() {
+        return 0;
+    }
+    let mut b = Some(g.entry);
+    while let Some(i) = b {
+        b = g.blocks[i].next;
+        for ins in &mut g.blocks[i].instrs {
             if matches!(
                 ins.op,
                 Op::MAKE_CELL

@@ -100,6 +100,13 @@ impl Cfg {
         if entry >= n {
             return Err(malformed("no entry block"));
         }
+        let mut b = Some(entry);
+        for _ in 0..=n {
+            b = b.and_then(|b| blocks[b].next);
+        }
+        if b.is_some() {
+            return Err(malformed("blocks in a loop"));
+        }
         Ok(Cfg {
             blocks,
             entry,
@@ -107,18 +114,10 @@ impl Cfg {
         })
     }
 
-    /// The blocks in `b_next` order from the entry.
-    pub fn chain(&self) -> Vec<usize> {
-        let mut out = Vec::new();
-        let mut b = Some(self.entry);
-        while let Some(i) = b {
-            out.push(i);
-            b = self.blocks[i].next;
-            if out.len() > self.blocks.len() {
-                break;
-            }
-        }
-        out
+    /// The blocks in `b_next` order from the entry. [`Cfg::new`] checks that the order ends,
+    /// and no pass links a block back into it.
+    pub fn chain(&self) -> impl Iterator<Item = usize> + '_ {
+        std::iter::successors(Some(self.entry), |&b| self.blocks[b].next)
     }
 
     /// Follows `b_next` from `t` past empty blocks (`while (t->b_iused == 0) t = t->b_next`).
@@ -212,45 +211,54 @@ impl Cfg {
 
     /// `clean_basic_block`: removes `NOP`s where the line table does not need them.
     pub fn clean_basic_block(&mut self, b: usize) {
-        let n = self.blocks[b].instrs.len();
-        let mut dest = 0;
-        let mut prev_lineno = -1;
-        for src in 0..n {
-            let ins = self.blocks[b].instrs[src];
+        // A `NOP` at the end compares its line with the first instruction after the block.
+        let ends_with_nop = self.blocks[b]
+            .instrs
+            .last()
+            .is_some_and(|i| i.op == Op::NOP);
+        let next_lineno = if ends_with_nop {
+            let mut next = self.blocks[b].next;
+            while let Some(nx) = next.filter(|&nx| self.blocks[nx].instrs.is_empty()) {
+                next = self.blocks[nx].next;
+            }
+            next.map(|nx| self.blocks[nx].instrs[0].loc.lineno)
+        } else {
+            None
+        };
+        let instrs = &mut self.blocks[b].instrs;
+        // Everything before the first `NOP` stays where it is.
+        let Some(first) = instrs.iter().position(|i| i.op == Op::NOP) else {
+            return;
+        };
+        let n = instrs.len();
+        let mut dest = first;
+        let mut prev_lineno = first.checked_sub(1).map_or(-1, |p| instrs[p].loc.lineno);
+        for src in first..n {
+            let ins = instrs[src];
             let lineno = ins.loc.lineno;
             if ins.op == Op::NOP {
                 if lineno < 0 || prev_lineno == lineno {
                     continue;
                 }
-                if src < n - 1 {
-                    let next_lineno = self.blocks[b].instrs[src + 1].loc.lineno;
-                    if next_lineno == lineno {
+                if let Some(next) = instrs.get_mut(src + 1) {
+                    if next.loc.lineno == lineno {
                         continue;
                     }
-                    if next_lineno < 0 {
-                        copy_loc(ins.loc, &mut self.blocks[b].instrs[src + 1]);
+                    if next.loc.lineno < 0 {
+                        copy_loc(ins.loc, next);
                         continue;
                     }
-                } else {
-                    let mut next = self.blocks[b].next;
-                    while let Some(nx) = next {
-                        if !self.blocks[nx].instrs.is_empty() {
-                            break;
-                        }
-                        next = self.blocks[nx].next;
-                    }
-                    if let Some(nx) = next {
-                        if lineno == self.blocks[nx].instrs[0].loc.lineno {
-                            continue;
-                        }
-                    }
+                } else if next_lineno == Some(lineno) {
+                    continue;
                 }
             }
-            self.blocks[b].instrs[dest] = ins;
+            if dest != src {
+                instrs[dest] = ins;
+            }
             dest += 1;
             prev_lineno = lineno;
         }
-        self.blocks[b].instrs.truncate(dest);
+        instrs.truncate(dest);
     }
 
     /// `optimize_cfg`.
@@ -265,23 +273,28 @@ impl Cfg {
             self.extend_block(i);
         }
         self.mark_reachable();
-        for i in self.chain() {
-            if self.blocks[i].predecessors == 0 {
-                self.blocks[i].instrs.clear();
-                self.blocks[i].nofallthrough = false;
+        let mut b = Some(self.entry);
+        while let Some(i) = b {
+            let bb = &mut self.blocks[i];
+            if bb.predecessors == 0 {
+                bb.instrs.clear();
+                bb.nofallthrough = false;
             }
+            b = bb.next;
         }
         self.eliminate_empty_basic_blocks();
-        for i in self.chain() {
+        let mut b = Some(self.entry);
+        while let Some(i) = b {
             self.clean_basic_block(i);
+            b = self.blocks[i].next;
         }
         let mut maybe_empty_blocks = false;
-        for i in self.chain() {
-            let next = self.blocks[i].next;
+        let mut b = Some(self.entry);
+        while let Some(i) = b {
             let bb = &mut self.blocks[i];
+            b = bb.next;
             if let Some(last) = bb.instrs.last_mut() {
-                if matches!(last.op, Op::JUMP | Op::JUMP_NO_INTERRUPT) && Some(target(last)) == next
-                {
+                if matches!(last.op, Op::JUMP | Op::JUMP_NO_INTERRUPT) && Some(target(last)) == b {
                     bb.nofallthrough = false;
                     last.op = Op::NOP;
                     maybe_empty_blocks = true;
@@ -335,7 +348,8 @@ impl Cfg {
             }
             b = self.blocks[i].next;
         }
-        for i in self.chain() {
+        let mut b = Some(self.entry);
+        while let Some(i) = b {
             if let Some(last) = self.blocks[i].instrs.last() {
                 if last.op.is_jump() {
                     let t = self.skip_empty(target(last));
@@ -344,6 +358,7 @@ impl Cfg {
                     }
                 }
             }
+            b = self.blocks[i].next;
         }
     }
 
@@ -352,18 +367,25 @@ impl Cfg {
         let n = self.blocks[b].instrs.len();
         let mut i = 0;
         while i < n {
-            let mut inst = self.blocks[b].instrs[i];
-            let oparg = inst.arg;
-            let nextop = (i + 1 < n).then(|| self.blocks[b].instrs[i + 1].op);
             // The first instruction of the jump target (after empty blocks), as CPython's
             // `target`; `None` stands for its `nop`.
             let mut tgt: Option<Instr> = None;
-            if has_target(inst.op) {
-                let t = self.skip_empty(target(&inst));
-                set_target(&mut inst, t);
-                self.blocks[b].instrs[i].target = inst.target;
+            let op = self.blocks[b].instrs[i].op;
+            if has_target(op) {
+                let t = self.skip_empty(target(&self.blocks[b].instrs[i]));
+                set_target(&mut self.blocks[b].instrs[i], t);
                 tgt = self.blocks[t].instrs.first().copied();
+            } else if !matches!(
+                op,
+                Op::LOAD_CONST | Op::BUILD_TUPLE | Op::SWAP | Op::PUSH_NULL
+            ) {
+                // The arms below without a target: nothing to do for anything else.
+                i += 1;
+                continue;
             }
+            let inst = self.blocks[b].instrs[i];
+            let oparg = inst.arg;
+            let nextop = (i + 1 < n).then(|| self.blocks[b].instrs[i + 1].op);
             let tgt_op = tgt.map(|t| t.op);
             let mut redo = false;
             match inst.op {
@@ -623,7 +645,9 @@ impl Cfg {
 
     /// `propagate_line_numbers`.
     pub fn propagate_line_numbers(&mut self) {
-        for b in self.chain() {
+        let mut cur = Some(self.entry);
+        while let Some(b) = cur {
+            cur = self.blocks[b].next;
             if self.blocks[b].instrs.is_empty() {
                 continue;
             }
@@ -669,8 +693,10 @@ impl Cfg {
     /// block that had one.
     pub fn guarantee_lineno_for_exits(&mut self, firstlineno: i32) {
         let mut lineno = firstlineno;
-        for b in self.chain() {
+        let mut cur = Some(self.entry);
+        while let Some(b) = cur {
             let bb = &mut self.blocks[b];
+            cur = bb.next;
             let Some(last) = bb.instrs.last() else {
                 continue;
             };

@@ -3,9 +3,11 @@
 //! `EXTENDED_ARG` (`assemble_jump_offsets`), and writing `co_code`, the location table and
 //! the exception table.
 
+use std::sync::OnceLock;
+
 use pyc_assembler::exceptions::{encode_exception_table, ExceptionEntry};
-use pyc_assembler::lines::{encode_locations, Position};
-use pyc_assembler::opcode::OpcodeTable;
+use pyc_assembler::lines::LocationWriter;
+use pyc_assembler::PythonVersion;
 
 use super::super::ir::{BlockId, Instr, Op};
 use super::super::{CResult, CodegenError};
@@ -24,35 +26,67 @@ fn internal(what: String) -> CodegenError {
 struct Real {
     number: u8,
     has_arg: bool,
-    caches: u32,
+    caches: u8,
 }
 
-fn real(table: &OpcodeTable, op: Op) -> CResult<Real> {
-    let code = op
-        .real(table.version)
-        .filter(|c| c.number < 256 && !c.is_pseudo())
-        .ok_or_else(|| internal(format!("opcode {} in final code", op.name())))?;
-    Ok(Real {
-        number: code.number as u8,
-        has_arg: code.has_arg(),
-        caches: u32::from(code.cache_entries),
-    })
+/// The real opcode of every [`Op`] in one version (`None` for pseudo-instructions and names
+/// the version lacks), indexed by `Op`: emission asks for every instruction several times.
+#[derive(Clone, Copy)]
+pub(super) struct Reals {
+    ops: &'static [Option<Real>],
+    /// `EXTENDED_ARG`.
+    extended_arg: u8,
 }
 
-/// `instr_size`: code units including `EXTENDED_ARG` prefixes and caches.
-fn instr_size(table: &OpcodeTable, i: &Instr) -> CResult<u32> {
-    let r = real(table, i.op)?;
-    let arg = if r.has_arg { i.arg } else { 0 };
-    let ext = (arg > 0xff_ffff) as u32 + (arg > 0xffff) as u32 + (arg > 0xff) as u32;
-    Ok(ext + 1 + r.caches)
+impl Reals {
+    /// The table of `v`, built once per version.
+    pub fn new(v: PythonVersion) -> CResult<Reals> {
+        static TABLES: [OnceLock<Vec<Option<Real>>>; 8] = [const { OnceLock::new() }; 8];
+        let build = || {
+            let real = |op: Op| {
+                let code = op.real(v).filter(|c| c.number < 256 && !c.is_pseudo())?;
+                Some(Real {
+                    number: code.number as u8,
+                    has_arg: code.has_arg(),
+                    caches: code.cache_entries,
+                })
+            };
+            Op::ALL.iter().map(|&op| real(op)).collect()
+        };
+        let slot = TABLES
+            .get(usize::from(v.minor()).wrapping_sub(8))
+            .ok_or_else(|| internal(format!("assembling for Python {v}")))?;
+        Ok(Reals {
+            ops: slot.get_or_init(build),
+            extended_arg: v.opcodes().extended_arg,
+        })
+    }
+
+    fn real(self, op: Op) -> CResult<Real> {
+        self.ops
+            .get(op as usize)
+            .copied()
+            .flatten()
+            .ok_or_else(|| internal(format!("opcode {} in final code", op.name())))
+    }
+
+    /// `instr_size`: code units including `EXTENDED_ARG` prefixes and caches.
+    fn instr_size(self, i: &Instr) -> CResult<u32> {
+        let r = self.real(i.op)?;
+        let arg = if r.has_arg { i.arg } else { 0 };
+        let ext = (arg > 0xff_ffff) as u32 + (arg > 0xffff) as u32 + (arg > 0xff) as u32;
+        Ok(ext + 1 + u32::from(r.caches))
+    }
 }
 
 impl Cfg {
     /// `label_exception_targets`: follows the `SETUP_*`/`POP_BLOCK` pseudo-instructions
     /// along the flow and records in each instruction the handler it is covered by.
     pub fn label_exception_targets(&mut self) {
-        for b in self.chain() {
+        let mut cur = Some(self.entry);
+        while let Some(b) = cur {
             self.blocks[b].visited = false;
+            cur = self.blocks[b].next;
         }
         let entry = self.entry;
         self.blocks[entry].visited = true;
@@ -61,10 +95,13 @@ impl Cfg {
         while let Some(b) = todo.pop() {
             let mut stack = self.blocks[b].except_stack.take();
             let mut handler = stack.as_ref().and_then(|s| s.last().copied().flatten());
-            for k in 0..self.blocks[b].instrs.len() {
-                let ins = self.blocks[b].instrs[k];
+            // The instructions are set aside while the other blocks are updated; nothing
+            // here reads a target's instructions.
+            let mut instrs = std::mem::take(&mut self.blocks[b].instrs);
+            let nofallthrough = self.blocks[b].nofallthrough;
+            for ins in &mut instrs {
                 if ins.op.is_block_push() {
-                    let t = target(&ins);
+                    let t = target(ins);
                     if !self.blocks[t].visited {
                         self.blocks[t].except_stack = stack.clone();
                         self.blocks[t].visited = true;
@@ -86,23 +123,24 @@ impl Cfg {
                         }
                         handler = s.last().copied().flatten();
                     }
-                } else if ins.op.is_jump() {
-                    self.blocks[b].instrs[k].except = handler.map(|h| BlockId(h as u32));
-                    let t = target(&ins);
-                    if !self.blocks[t].visited {
-                        if !self.blocks[b].nofallthrough {
-                            self.blocks[t].except_stack = stack.clone();
-                        } else {
-                            self.blocks[t].except_stack = stack.take();
-                        }
-                        self.blocks[t].visited = true;
-                        todo.push(t);
-                    }
                 } else {
-                    self.blocks[b].instrs[k].except = handler.map(|h| BlockId(h as u32));
+                    ins.except = handler.map(|h| BlockId(h as u32));
+                    if ins.op.is_jump() {
+                        let t = target(ins);
+                        if !self.blocks[t].visited {
+                            self.blocks[t].except_stack = if nofallthrough {
+                                stack.take()
+                            } else {
+                                stack.clone()
+                            };
+                            self.blocks[t].visited = true;
+                            todo.push(t);
+                        }
+                    }
                 }
             }
-            if !self.blocks[b].nofallthrough {
+            self.blocks[b].instrs = instrs;
+            if !nofallthrough {
                 if let Some(next) = self.blocks[b].next {
                     if !self.blocks[next].visited {
                         self.blocks[next].except_stack = stack;
@@ -116,24 +154,29 @@ impl Cfg {
 
     /// `convert_exception_handlers_to_nops`.
     pub fn convert_exception_handlers_to_nops(&mut self) {
-        for b in self.chain() {
+        let mut cur = Some(self.entry);
+        while let Some(b) = cur {
             for i in &mut self.blocks[b].instrs {
                 if i.op.is_block_push() || i.op == Op::POP_BLOCK {
                     i.op = Op::NOP;
                 }
             }
+            cur = self.blocks[b].next;
         }
     }
 
     /// `normalize_jumps`: pseudo jumps become forward or backward real jumps, by whether
     /// the target comes later in emission order.
     pub fn normalize_jumps(&mut self) -> CResult {
-        let chain = self.chain();
-        for &b in &chain {
+        let mut cur = Some(self.entry);
+        while let Some(b) = cur {
             self.blocks[b].visited = false;
+            cur = self.blocks[b].next;
         }
-        for &b in &chain {
+        let mut cur = Some(self.entry);
+        while let Some(b) = cur {
             self.blocks[b].visited = true;
+            cur = self.blocks[b].next;
             let Some(last) = self.blocks[b].instrs.last().copied() else {
                 continue;
             };
@@ -169,84 +212,89 @@ impl Cfg {
     }
 
     /// `assemble_jump_offsets`: block offsets and relative jump arguments, repeated until
-    /// the `EXTENDED_ARG` prefixes they need stop changing.
-    pub fn assemble_jump_offsets(&mut self, table: &OpcodeTable) -> CResult {
-        let chain = self.chain();
+    /// the `EXTENDED_ARG` prefixes they need stop changing. Returns the length of the code in
+    /// code units.
+    pub fn assemble_jump_offsets(&mut self, reals: Reals) -> CResult<u32> {
+        // Each jump as (block, index, offset after it). CPython's second walk over every
+        // instruction adds up the sizes the first one did, so the offsets are kept from it.
+        let mut jumps = Vec::new();
         loop {
+            jumps.clear();
             let mut total = 0;
-            for &b in &chain {
-                self.blocks[b].offset = total;
-                for i in &self.blocks[b].instrs {
-                    total += instr_size(table, i)?;
+            let mut cur = Some(self.entry);
+            while let Some(b) = cur {
+                let bb = &mut self.blocks[b];
+                bb.offset = total;
+                for (k, i) in bb.instrs.iter().enumerate() {
+                    total += reals.instr_size(i)?;
+                    if i.op.is_jump() {
+                        jumps.push((b, k, total));
+                    }
                 }
+                cur = bb.next;
             }
             let mut recompile = false;
-            for &b in &chain {
-                let mut offset = self.blocks[b].offset;
-                for k in 0..self.blocks[b].instrs.len() {
-                    let ins = self.blocks[b].instrs[k];
-                    let size = instr_size(table, &ins)?;
-                    offset += size;
-                    if ins.op.is_jump() {
-                        let t = self.blocks[target(&ins)].offset;
-                        let arg = offset.abs_diff(t);
-                        let ins = &mut self.blocks[b].instrs[k];
-                        ins.arg = arg;
-                        if instr_size(table, ins)? != size {
-                            recompile = true;
-                        }
-                    }
+            for &(b, k, offset) in &jumps {
+                let t = self.blocks[target(&self.blocks[b].instrs[k])].offset;
+                let ins = &mut self.blocks[b].instrs[k];
+                let size = reals.instr_size(ins)?;
+                ins.arg = offset.abs_diff(t);
+                if reals.instr_size(ins)? != size {
+                    recompile = true;
                 }
             }
             if !recompile {
-                return Ok(());
+                return Ok(total);
             }
         }
     }
 
-    /// `assemble_emit` for every instruction: `co_code`.
-    pub fn emit_code(&self, table: &OpcodeTable) -> CResult<Vec<u8>> {
-        let ext = table.extended_arg;
-        let mut code = Vec::new();
+    /// `assemble_emit` for every instruction: `co_code` of `units` code units.
+    pub fn emit_code(&self, reals: Reals, units: u32) -> CResult<Vec<u8>> {
+        let ext = reals.extended_arg;
+        let mut code = Vec::with_capacity(2 * units as usize);
         for b in self.chain() {
             for i in &self.blocks[b].instrs {
-                let r = real(table, i.op)?;
+                let r = reals.real(i.op)?;
                 let arg = if r.has_arg { i.arg } else { 0 };
-                for shift in [24, 16, 8] {
-                    if arg >> shift != 0 {
-                        code.extend([ext, (arg >> shift) as u8]);
+                if arg > 0xff {
+                    if arg > 0xffff {
+                        if arg > 0xff_ffff {
+                            code.extend([ext, (arg >> 24) as u8]);
+                        }
+                        code.extend([ext, (arg >> 16) as u8]);
                     }
+                    code.extend([ext, (arg >> 8) as u8]);
                 }
                 code.extend([r.number, arg as u8]);
-                for _ in 0..r.caches {
-                    code.extend([0, 0]);
-                }
+                code.resize(code.len() + 2 * usize::from(r.caches), 0);
             }
         }
         Ok(code)
     }
 
-    /// `assemble_emit_location` for every instruction: the location table.
-    pub fn emit_locations(&self, table: &OpcodeTable, firstlineno: u32) -> CResult<Vec<u8>> {
-        let opt = |v: i32| u32::try_from(v).ok();
-        let mut items = Vec::new();
+    /// `assemble_emit_location` for every instruction: the location table of `units` code
+    /// units.
+    pub fn emit_locations(&self, reals: Reals, firstlineno: u32, units: u32) -> CResult<Vec<u8>> {
+        let mut w = LocationWriter::new(firstlineno, units as usize * 3 / 2);
         for b in self.chain() {
             for i in &self.blocks[b].instrs {
+                // Any negative number is "none", as -1.
                 let l = i.loc;
-                let pos = Position {
-                    lineno: opt(l.lineno),
-                    end_lineno: opt(l.end_lineno),
-                    col: opt(l.col_offset),
-                    end_col: opt(l.end_col_offset),
-                };
-                items.push((instr_size(table, i)?, pos));
+                w.push_location(
+                    reals.instr_size(i)?,
+                    l.lineno.max(-1),
+                    l.end_lineno.max(-1),
+                    l.col_offset.max(-1),
+                    l.end_col_offset.max(-1),
+                );
             }
         }
-        Ok(encode_locations(firstlineno, &items))
+        Ok(w.finish())
     }
 
     /// `assemble_exception_table`.
-    pub fn emit_exception_table(&self, table: &OpcodeTable) -> CResult<Vec<u8>> {
+    pub fn emit_exception_table(&self, reals: Reals) -> CResult<Vec<u8>> {
         let mut entries = Vec::new();
         let mut handler: Option<BlockId> = None;
         let mut start = 0;
@@ -275,7 +323,7 @@ impl Cfg {
                     start = offset;
                     handler = i.except;
                 }
-                offset += instr_size(table, i)?;
+                offset += reals.instr_size(i)?;
             }
         }
         if let Some(h) = handler {

@@ -157,14 +157,15 @@ impl Cfg {
         while let Some(b) = stack.pop() {
             let mut depth = self.blocks[b].startdepth;
             let mut next = self.blocks[b].next;
-            for k in 0..self.blocks[b].instrs.len() {
-                let ins = self.blocks[b].instrs[k];
+            // Set aside while the targets' depths change (their instructions are not read).
+            let instrs = std::mem::take(&mut self.blocks[b].instrs);
+            for ins in &instrs {
                 let new_depth = depth.wrapping_add(stack_effect(ins.op, ins.arg, false));
                 maxdepth = maxdepth.max(new_depth);
                 if ins.op.is_jump() || ins.op.is_block_push() {
                     let target_depth = depth.wrapping_add(stack_effect(ins.op, ins.arg, true));
                     maxdepth = maxdepth.max(target_depth);
-                    self.stackdepth_push(&mut stack, target(&ins), target_depth);
+                    self.stackdepth_push(&mut stack, target(ins), target_depth);
                 }
                 depth = new_depth;
                 if matches!(
@@ -179,6 +180,7 @@ impl Cfg {
                     break;
                 }
             }
+            self.blocks[b].instrs = instrs;
             if let Some(next) = next {
                 self.stackdepth_push(&mut stack, next, depth);
             }
