@@ -267,7 +267,9 @@ impl Cfg {
                     code.extend([ext, (arg >> 8) as u8]);
                 }
                 code.extend([r.number, arg as u8]);
-                code.resize(code.len() + 2 * usize::from(r.caches), 0);
+                if r.caches > 0 {
+                    code.resize(code.len() + 2 * usize::from(r.caches), 0);
+                }
             }
         }
         Ok(code)
@@ -293,12 +295,11 @@ impl Cfg {
         Ok(w.finish())
     }
 
-    /// `assemble_exception_table`.
-    pub fn emit_exception_table(&self, reals: Reals) -> CResult<Vec<u8>> {
+    /// `assemble_exception_table` for code of `units` code units.
+    pub fn emit_exception_table(&self, reals: Reals, units: u32) -> CResult<Vec<u8>> {
         let mut entries = Vec::new();
         let mut handler: Option<BlockId> = None;
         let mut start = 0;
-        let mut offset = 0;
         let mut close = |start: u32, end: u32, h: BlockId| -> CResult {
             let hb = &self.blocks[h.0 as usize];
             let depth = hb.startdepth - 1 - hb.preserve_lasti as i32;
@@ -314,8 +315,13 @@ impl Cfg {
             Ok(())
         };
         for b in self.chain() {
-            offset = self.blocks[b].offset;
-            for i in &self.blocks[b].instrs {
+            let bb = &self.blocks[b];
+            // Offsets are only needed where the handler changes (most code has none).
+            if bb.instrs.iter().all(|i| i.except == handler) {
+                continue;
+            }
+            let mut offset = bb.offset;
+            for i in &bb.instrs {
                 if i.except != handler {
                     if let Some(h) = handler {
                         close(start, offset, h)?;
@@ -327,7 +333,7 @@ impl Cfg {
             }
         }
         if let Some(h) = handler {
-            close(start, offset, h)?;
+            close(start, units, h)?;
         }
         Ok(encode_exception_table(&entries))
     }
