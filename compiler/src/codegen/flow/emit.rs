@@ -281,14 +281,13 @@ impl Cfg {
         let mut w = LocationWriter::new(firstlineno, units as usize * 3 / 2);
         for b in self.chain() {
             for i in &self.blocks[b].instrs {
-                // Any negative number is "none", as -1.
                 let l = i.loc;
                 w.push_location(
                     reals.instr_size(i)?,
-                    l.lineno.max(-1),
-                    l.end_lineno.max(-1),
-                    l.col_offset.max(-1),
-                    l.end_col_offset.max(-1),
+                    l.lineno,
+                    l.end_lineno,
+                    l.col_offset,
+                    l.end_col_offset,
                 );
             }
         }
