@@ -100,6 +100,7 @@ impl Cfg {
         if entry >= n {
             return Err(malformed("no entry block"));
         }
+        // The passes walk the emission order: it must end.
         let mut b = Some(entry);
         for _ in 0..=n {
             b = b.and_then(|b| blocks[b].next);
@@ -211,12 +212,13 @@ impl Cfg {
 
     /// `clean_basic_block`: removes `NOP`s where the line table does not need them.
     pub fn clean_basic_block(&mut self, b: usize) {
+        // Everything before the first `NOP` stays where it is.
+        let instrs = &self.blocks[b].instrs;
+        let Some(first) = instrs.iter().position(|i| i.op == Op::NOP) else {
+            return;
+        };
         // A `NOP` at the end compares its line with the first instruction after the block.
-        let ends_with_nop = self.blocks[b]
-            .instrs
-            .last()
-            .is_some_and(|i| i.op == Op::NOP);
-        let next_lineno = if ends_with_nop {
+        let next_lineno = if instrs.last().is_some_and(|i| i.op == Op::NOP) {
             let mut next = self.blocks[b].next;
             while let Some(nx) = next.filter(|&nx| self.blocks[nx].instrs.is_empty()) {
                 next = self.blocks[nx].next;
@@ -226,10 +228,6 @@ impl Cfg {
             None
         };
         let instrs = &mut self.blocks[b].instrs;
-        // Everything before the first `NOP` stays where it is.
-        let Some(first) = instrs.iter().position(|i| i.op == Op::NOP) else {
-            return;
-        };
         let n = instrs.len();
         let mut dest = first;
         let mut prev_lineno = first.checked_sub(1).map_or(-1, |p| instrs[p].loc.lineno);

@@ -267,7 +267,9 @@ impl Cfg {
                     code.extend([ext, (arg >> 8) as u8]);
                 }
                 code.extend([r.number, arg as u8]);
-                code.resize(code.len() + 2 * usize::from(r.caches), 0);
+                if r.caches > 0 {
+                    code.resize(code.len() + 2 * usize::from(r.caches), 0);
+                }
             }
         }
         Ok(code)
@@ -279,26 +281,24 @@ impl Cfg {
         let mut w = LocationWriter::new(firstlineno, units as usize * 3 / 2);
         for b in self.chain() {
             for i in &self.blocks[b].instrs {
-                // Any negative number is "none", as -1.
                 let l = i.loc;
                 w.push_location(
                     reals.instr_size(i)?,
-                    l.lineno.max(-1),
-                    l.end_lineno.max(-1),
-                    l.col_offset.max(-1),
-                    l.end_col_offset.max(-1),
+                    l.lineno,
+                    l.end_lineno,
+                    l.col_offset,
+                    l.end_col_offset,
                 );
             }
         }
         Ok(w.finish())
     }
 
-    /// `assemble_exception_table`.
-    pub fn emit_exception_table(&self, reals: Reals) -> CResult<Vec<u8>> {
+    /// `assemble_exception_table` for code of `units` code units.
+    pub fn emit_exception_table(&self, reals: Reals, units: u32) -> CResult<Vec<u8>> {
         let mut entries = Vec::new();
         let mut handler: Option<BlockId> = None;
         let mut start = 0;
-        let mut offset = 0;
         let mut close = |start: u32, end: u32, h: BlockId| -> CResult {
             let hb = &self.blocks[h.0 as usize];
             let depth = hb.startdepth - 1 - hb.preserve_lasti as i32;
@@ -314,8 +314,13 @@ impl Cfg {
             Ok(())
         };
         for b in self.chain() {
-            offset = self.blocks[b].offset;
-            for i in &self.blocks[b].instrs {
+            let bb = &self.blocks[b];
+            // Offsets are only needed where the handler changes (most code has none).
+            if bb.instrs.iter().all(|i| i.except == handler) {
+                continue;
+            }
+            let mut offset = bb.offset;
+            for i in &bb.instrs {
                 if i.except != handler {
                     if let Some(h) = handler {
                         close(start, offset, h)?;
@@ -327,7 +332,7 @@ impl Cfg {
             }
         }
         if let Some(h) = handler {
-            close(start, offset, h)?;
+            close(start, units, h)?;
         }
         Ok(encode_exception_table(&entries))
     }
