@@ -72,7 +72,7 @@ impl<'a> Names<'a> {
     }
 
     fn iter(&self) -> impl DoubleEndedIterator<Item = &'a PyStr> + '_ {
-        // One of the three is not empty.
+        // Two of the three are empty.
         let (strs, plus, picked): (&'a [PyStr], &'a [LocalPlus], &[&'a PyStr]) = match self {
             Names::Strs(s) => (s, &[], &[]),
             Names::Plus(p) => (&[], p, &[]),
