@@ -175,12 +175,17 @@ pub fn loads_with_layout(
 /// the value fits 32 bits, and back references for repeated names. A code object whose locals
 /// are in the other layout than `v` uses is converted.
 pub fn dumps(c: &Constant, v: PythonVersion) -> Vec<u8> {
-    write::dumps(write::Obj::constant(c), v)
+    write::dumps(write::Obj::constant(c), v, &[])
 }
 
 /// [`dumps`] for a code object.
 pub fn dumps_code(c: &CodeObject, v: PythonVersion) -> Vec<u8> {
-    write::dumps(write::Obj::Code(c), v)
+    write::dumps(write::Obj::Code(c), v, &[])
+}
+
+/// [`dumps_code`] after `prefix` (a pyc header), in one buffer.
+pub(crate) fn dumps_code_after(prefix: &[u8], c: &CodeObject, v: PythonVersion) -> Vec<u8> {
+    write::dumps(write::Obj::Code(c), v, prefix)
 }
 
 /// Writes `c` encoded exactly as `layout` says; for a layout from [`loads_with_layout`] and

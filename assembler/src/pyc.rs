@@ -191,9 +191,7 @@ pub fn header_bytes(header: &PycHeader) -> [u8; HEADER_LEN] {
 
 /// A whole pyc: the header, then the code object as [`marshal::dumps_code`] writes it.
 pub fn write_pyc(header: &PycHeader, code: &CodeObject) -> Vec<u8> {
-    let mut out = header_bytes(header).to_vec();
-    out.extend(marshal::dumps_code(code, header.version));
-    out
+    marshal::dumps_code_after(&header_bytes(header), code, header.version)
 }
 
 /// `importlib.util.source_hash(source)` of version `v`: SipHash keyed with the magic number

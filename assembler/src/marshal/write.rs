@@ -72,7 +72,7 @@ impl<'a> Names<'a> {
     }
 
     fn iter(&self) -> impl DoubleEndedIterator<Item = &'a PyStr> + '_ {
-        // One of the three is not empty.
+        // Two of the three are empty.
         let (strs, plus, picked): (&'a [PyStr], &'a [LocalPlus], &[&'a PyStr]) = match self {
             Names::Strs(s) => (s, &[], &[]),
             Names::Plus(p) => (&[], p, &[]),
@@ -304,8 +304,8 @@ struct Writer<'l, 'a> {
 /// tuple and bytes, interned names, the static names `<module>`, `<lambda>`, …), the
 /// compiler's constant cache, which makes equal constants, `co_consts`, `co_names`,
 /// `co_localsplusnames` and tables one object, or a second place in the tree — and every
-/// later place holding the same object is a back reference.
-pub(crate) fn dumps<'a>(root: Obj<'a>, version: PythonVersion) -> Vec<u8> {
+/// later place holding the same object is a back reference. The bytes follow `prefix`.
+pub(crate) fn dumps<'a>(root: Obj<'a>, version: PythonVersion, prefix: &[u8]) -> Vec<u8> {
     let size = Size::of(&root);
     let mode = if version.marshal_compile_refs() {
         Mode::Compiled(Refs::new(&root, version, size))
@@ -315,8 +315,10 @@ pub(crate) fn dumps<'a>(root: Obj<'a>, version: PythonVersion) -> Vec<u8> {
             next_ref: 0,
         }
     };
+    let mut out = Vec::with_capacity(prefix.len() + size.bytes);
+    out.extend_from_slice(prefix);
     let mut w = Writer {
-        out: Vec::with_capacity(size.bytes),
+        out,
         member: false,
         version,
         mode,
@@ -332,6 +334,7 @@ pub(crate) fn dumps<'a>(root: Obj<'a>, version: PythonVersion) -> Vec<u8> {
 #[derive(Clone, Copy)]
 struct Size {
     objects: usize,
+    codes: usize,
     bytes: usize,
 }
 
@@ -339,6 +342,7 @@ impl Size {
     fn of(root: &Obj<'_>) -> Size {
         let mut size = Size {
             objects: 1,
+            codes: 0,
             bytes: 16,
         };
         let mut stack: Vec<&CodeObject> = match root {
@@ -359,6 +363,7 @@ impl Size {
             // The fields, and about 12 bytes for each constant and name.
             let objects = 12 + c.consts.len() + c.names.len() + locals;
             size.objects += objects;
+            size.codes += 1;
             size.bytes += 12 * objects + c.code.len() + c.linetable.len() + c.exceptiontable.len();
             stack.extend(c.nested_code());
         }
@@ -446,7 +451,8 @@ impl Refs {
     /// Identifies every object of the value, then counts the places holding each identity
     /// in the order marshal visits them.
     fn new(root: &Obj<'_>, version: PythonVersion, size: Size) -> Refs {
-        let mut ids = Identities::with_capacity(size.objects / 2);
+        // Each code object has about three tuples.
+        let mut ids = Identities::with_capacity(size.objects / 2, 3 * size.codes);
         let mut nodes: Vec<Node> = Vec::with_capacity(size.objects);
         let mut tasks = vec![Task::Obj(root.clone())];
         // The containers whose members are being visited: their node, the height of the
@@ -469,14 +475,7 @@ impl Refs {
                     open.push((node, tasks.len(), members.len(), group));
                     push_members(&o, version, &mut tasks);
                 } else {
-                    let (id, member, inherent) = ids.leaf(&o);
-                    nodes.push(Node {
-                        id,
-                        size: 1,
-                        inherent,
-                        qualname_const: matches!(o, Obj::Str(_, StrRole::QualnameConst)),
-                    });
-                    members.push(member);
+                    add_leaf(&o, &mut ids, &mut nodes, &mut members);
                 }
             }
             while let Some(&(node, height, base, group)) = open.last() {
@@ -534,6 +533,23 @@ impl Refs {
     }
 }
 
+/// Gives an object without members its node.
+fn add_leaf<'a>(
+    o: &Obj<'a>,
+    ids: &mut Identities<'a>,
+    nodes: &mut Vec<Node>,
+    members: &mut Vec<u32>,
+) {
+    let (id, member, inherent) = ids.leaf(o);
+    nodes.push(Node {
+        id,
+        size: 1,
+        inherent,
+        qualname_const: matches!(o, Obj::Str(_, StrRole::QualnameConst)),
+    });
+    members.push(member);
+}
+
 /// What makes objects without members one object, beside their values.
 #[derive(PartialEq, Eq, Hash)]
 enum Atom<'a> {
@@ -570,10 +586,10 @@ struct Identities<'a> {
 }
 
 impl<'a> Identities<'a> {
-    fn with_capacity(atoms: usize) -> Identities<'a> {
+    fn with_capacity(atoms: usize, seqs: usize) -> Identities<'a> {
         Identities {
             atoms: FxHashMap::with_capacity_and_hasher(atoms, Default::default()),
-            seqs: FxHashMap::default(),
+            seqs: FxHashMap::with_capacity_and_hasher(seqs, Default::default()),
             key: Vec::new(),
             next: 0,
         }
@@ -947,7 +963,7 @@ impl<'a> Writer<'_, 'a> {
     fn member_sort_key(&self, c: &Constant, ctx: bool, node: usize) -> Vec<u8> {
         let o = Obj::Const(c, ctx);
         let Mode::Compiled(refs) = &self.mode else {
-            return dumps(o, self.version);
+            return dumps(o, self.version, &[]);
         };
         let shared = refs.nodes.get(node).is_some_and(|n| refs.shared(n));
         let mut w = Writer {
