@@ -1499,11 +1499,11 @@ pub(super) fn mangle(private: Option<&str>, name: &str) -> String {
 
 /// [`mangle`], borrowing `name` when it stays as it is (nearly always).
 fn mangled<'n>(private: Option<&str>, name: &'n str) -> Cow<'n, str> {
-    let Some(class) = private else {
+    let Some(class) = private.filter(|_| name.starts_with("__")) else {
         return Cow::Borrowed(name);
     };
     let class = class.trim_start_matches('_');
-    if !name.starts_with("__") || name.ends_with("__") || name.contains('.') || class.is_empty() {
+    if name.ends_with("__") || name.contains('.') || class.is_empty() {
         return Cow::Borrowed(name);
     }
     Cow::Owned(format!("_{class}{name}"))
