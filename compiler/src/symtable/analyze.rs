@@ -86,12 +86,18 @@ impl Analyzer<'_> {
         class_entry: Option<ScopeId>,
     ) -> Result<()> {
         let v = self.t.version;
-        let (kind, function_like, sees_class) = {
+        let (kind, function_like, sees_class, count) = {
             let s = &self.t.scopes[id.0 as usize];
-            (s.kind, s.is_function_like(), s.flags.can_see_class_scope)
+            let count = s.symbols.len();
+            (
+                s.kind,
+                s.is_function_like(),
+                s.flags.can_see_class_scope,
+                count,
+            )
         };
-        let mut local = Set::default();
-        let mut scopes = Scopes::default();
+        let mut local = Set::with_capacity_and_hasher(count, Default::default());
+        let mut scopes = Scopes::with_capacity_and_hasher(count, Default::default());
         let (mut newglobal, mut newfree, mut newbound) =
             (Set::default(), Set::default(), Set::default());
         let mut inlined_cells = Set::default();
