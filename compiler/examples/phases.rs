@@ -55,7 +55,7 @@ fn run(files: &[(String, Vec<u8>)], v: PythonVersion) -> ([Duration; 7], usize) 
         lap(&mut times, 1);
         let folded = fold::fold(&mut parsed.module, &text, v, 0);
         lap(&mut times, 2);
-        let Ok(table) = symtable::build(&parsed.module, &text, v) else {
+        let Ok(table) = symtable::build_with_lines(&parsed.module, &text, &parsed.lines, v) else {
             continue;
         };
         lap(&mut times, 3);

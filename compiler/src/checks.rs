@@ -175,7 +175,15 @@ struct Unit<'a> {
     kind: UnitKind,
     blocks: Vec<Block<'a>>,
     /// The position of what is being compiled (`u_lineno`, `u_col_offset`), up to 3.11.
-    cursor: Loc,
+    cursor: Cursor,
+}
+
+/// A unit's position: set from a statement, or the range of the expression being compiled,
+/// whose position is computed only if an error needs it.
+#[derive(Clone, Copy, Debug)]
+enum Cursor {
+    At(Loc),
+    Expr(TextRange),
 }
 
 /// The walk over a module in CPython's code generation order.
@@ -289,7 +297,15 @@ impl<'a> Checker<'a> {
     }
 
     fn set_cursor(&mut self, loc: Loc) {
-        self.unit_mut().cursor = loc;
+        self.unit_mut().cursor = Cursor::At(loc);
+    }
+
+    /// The unit's position.
+    fn cursor(&self) -> Loc {
+        match self.unit().cursor {
+            Cursor::At(loc) => loc,
+            Cursor::Expr(range) => self.loc(range),
+        }
     }
 
     /// Where an error is reported: the node's own location from 3.12, the unit's current
@@ -298,7 +314,7 @@ impl<'a> Checker<'a> {
         if self.v.explicit_locations() {
             node
         } else {
-            self.unit().cursor
+            self.cursor()
         }
     }
 
@@ -316,7 +332,7 @@ impl<'a> Checker<'a> {
             scope,
             kind,
             blocks: Vec::new(),
-            cursor: Loc::default(),
+            cursor: Cursor::At(Loc::default()),
         });
     }
 
@@ -720,7 +736,7 @@ impl<'a> Checker<'a> {
                 if preserve {
                     self.push_block(Block::PopValue, *at)?;
                 }
-                let line = self.unit().cursor.line;
+                let line = self.cursor().line;
                 self.stmts(finalbody)?;
                 if preserve {
                     self.pop_block();
@@ -730,7 +746,9 @@ impl<'a> Checker<'a> {
                 if self.v.has_end_positions() {
                     self.set_cursor(Loc::default());
                 } else {
-                    self.unit_mut().cursor.line = line;
+                    let mut cursor = self.cursor();
+                    cursor.line = line;
+                    self.set_cursor(cursor);
                 }
                 *at = Loc::default();
             }

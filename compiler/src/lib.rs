@@ -83,7 +83,7 @@ pub fn symbol_table(source: &[u8], v: PythonVersion) -> Result<symtable::SymbolT
 pub fn check(source: &[u8], v: PythonVersion) -> Result<symtable::SymbolTable, Diagnostic> {
     let text = source::decode(source, v)?;
     let parsed = parse::parse(&text, v)?;
-    let table = symtable::build(&parsed.module, &text, v)?;
+    let table = symtable::build_with_lines(&parsed.module, &text, &parsed.lines, v)?;
     checks::check(&parsed.module, &table, &parsed.lines, v)?;
     Ok(table)
 }
@@ -112,7 +112,8 @@ fn compile_inner(
     let text = source::decode(source, v).map_err(CompileError::Source)?;
     let mut parsed = parse::parse(&text, v).map_err(CompileError::Source)?;
     let folded = fold::fold(&mut parsed.module, &text, v, options.optimize);
-    let table = symtable::build(&parsed.module, &text, v).map_err(CompileError::Source)?;
+    let table = symtable::build_with_lines(&parsed.module, &text, &parsed.lines, v)
+        .map_err(CompileError::Source)?;
     checks::check(&parsed.module, &table, &parsed.lines, v).map_err(CompileError::Source)?;
     let optimize = options.optimize;
     let result = stack::with_large_stack("codegen", || {

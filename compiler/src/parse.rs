@@ -39,8 +39,10 @@ pub struct LineIndex {
 impl LineIndex {
     /// Indexes `text` in one pass. Lines end at `\n` (the text has universal newlines).
     pub fn new(text: &str) -> LineIndex {
-        let mut starts = vec![0u32];
-        let mut ascii = Vec::new();
+        // Room for lines of 32 bytes on average, which most sources exceed.
+        let mut starts = Vec::with_capacity(text.len() / 32 + 1);
+        starts.push(0u32);
+        let mut ascii = Vec::with_capacity(text.len() / 32 + 1);
         let last_ascii = scan_lines(text.as_bytes(), |i, line_ascii| {
             starts.push(i as u32 + 1);
             ascii.push(line_ascii);
@@ -297,6 +299,14 @@ mod tests {
             "x = 'é'\ny = 1\n\n\n\n\n\n\n\n\nz\n# çà\nlast line, longer than eight",
             "\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n",
             "ééééé\néé\nabcdefgh\n\u{10ffff}",
+            &"x\u{e9}y\n".repeat(100),
+            &format!(
+                "{}\n{}\u{e9}\n{}",
+                "a".repeat(63),
+                "b".repeat(64),
+                "c".repeat(130)
+            ),
+            &format!("{}\u{e9}{}\n\n", "a".repeat(62), "b".repeat(127)),
         ];
         for text in texts {
             let (mut naive, mut ascii) = (Vec::new(), true);

@@ -535,8 +535,28 @@ pub fn build(
     source: &str,
     v: PythonVersion,
 ) -> Result<SymbolTable, Diagnostic> {
+    build_in(module, source, Lines::Own(LineIndex::new(source)), v)
+}
+
+/// [`build`] for a module that [`crate::parse::parse`] parsed from `source`, using the line
+/// index it made (`parsed.lines`) instead of indexing the source again.
+pub fn build_with_lines(
+    module: &ast::ModModule,
+    source: &str,
+    lines: &crate::parse::LineIndex,
+    v: PythonVersion,
+) -> Result<SymbolTable, Diagnostic> {
+    build_in(module, source, Lines::Shared(lines), v)
+}
+
+fn build_in(
+    module: &ast::ModModule,
+    source: &str,
+    lines: Lines<'_>,
+    v: PythonVersion,
+) -> Result<SymbolTable, Diagnostic> {
     let run = || {
-        let (mut table, extra) = build::Builder::run(module, source, v)?;
+        let (mut table, extra) = build::Builder::run(module, source, lines, v)?;
         analyze::analyze(&mut table, &extra)?;
         Ok(table)
     };
@@ -624,6 +644,24 @@ pub fn explain(table: &SymbolTable) -> String {
 /// scopes within it other than the class body), only the names of its type parameters.
 pub fn mangle(private: Option<&str>, name: &str) -> String {
     build::mangle(private, name)
+}
+
+/// Turns ruff's byte offsets into CPython's (line, byte column).
+enum Lines<'a> {
+    /// The parser's index of the same (decoded) text.
+    Shared(&'a crate::parse::LineIndex),
+    /// An index of a text given on its own, which may hold `\r` line ends.
+    Own(LineIndex),
+}
+
+impl Lines<'_> {
+    /// 1-based line and 0-based byte column of an offset.
+    fn position(&self, offset: u32) -> (u32, u32) {
+        match self {
+            Lines::Shared(lines) => lines.line_col(ruff_text_size::TextSize::new(offset)),
+            Lines::Own(lines) => lines.position(offset),
+        }
+    }
 }
 
 /// Line starts of a source, to turn ruff's byte offsets into CPython's (line, byte column).

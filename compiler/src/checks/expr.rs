@@ -1,9 +1,9 @@
 //! Expressions in CPython's code generation order (`compiler_visit_expr1` and its helpers).
 
 use ruff_python_ast::{self as ast, Expr, ExprContext};
-use ruff_text_size::Ranged;
+use ruff_text_size::{Ranged, TextRange};
 
-use super::{Block, Checker, CompilerVersion, Loc, UnitKind, R};
+use super::{Block, Checker, CompilerVersion, Cursor, Loc, UnitKind, R};
 use crate::symtable::ComprehensionKind;
 
 impl<'a> Checker<'a> {
@@ -19,14 +19,15 @@ impl<'a> Checker<'a> {
     /// is compiled.
     pub(super) fn expr(&mut self, e: &'a Expr) -> R {
         let saved = self.unit().cursor;
-        let loc = self.loc(e.range());
-        self.set_cursor(loc);
-        self.expr1(e, loc)?;
-        self.set_cursor(saved);
+        let range = e.range();
+        self.unit_mut().cursor = Cursor::Expr(range);
+        self.expr1(e, range)?;
+        self.unit_mut().cursor = saved;
         Ok(())
     }
 
-    fn expr1(&mut self, e: &'a Expr, loc: Loc) -> R {
+    /// `e`, whose range is `range` (its position is computed only for an error).
+    fn expr1(&mut self, e: &'a Expr, range: TextRange) -> R {
         match e {
             Expr::Named(n) => {
                 self.expr(&n.value)?;
@@ -70,7 +71,7 @@ impl<'a> Checker<'a> {
             }
             Expr::Yield(y) => {
                 if !self.in_function() {
-                    return Err(self.error(self.at(loc), "'yield' outside function"));
+                    return Err(self.error(self.at(self.loc(range)), "'yield' outside function"));
                 }
                 self.opt_expr(y.value.as_deref())
             }
@@ -81,22 +82,27 @@ impl<'a> Checker<'a> {
                     } else {
                         "'yield' outside function"
                     };
-                    return Err(self.error(self.at(loc), message));
+                    return Err(self.error(self.at(self.loc(range)), message));
                 }
                 if self.unit().kind == UnitKind::AsyncFunction {
-                    return Err(self.error(self.at(loc), "'yield from' inside async function"));
+                    return Err(self.error(
+                        self.at(self.loc(range)),
+                        "'yield from' inside async function",
+                    ));
                 }
                 self.expr(&y.value)
             }
             Expr::Await(a) => {
                 if !self.in_function() {
-                    return Err(self.error(self.at(loc), "'await' outside function"));
+                    return Err(self.error(self.at(self.loc(range)), "'await' outside function"));
                 }
                 if !matches!(
                     self.unit().kind,
                     UnitKind::AsyncFunction | UnitKind::Comprehension
                 ) {
-                    return Err(self.error(self.at(loc), "'await' outside async function"));
+                    return Err(
+                        self.error(self.at(self.loc(range)), "'await' outside async function")
+                    );
                 }
                 self.expr(&a.value)
             }
@@ -124,7 +130,7 @@ impl<'a> Checker<'a> {
                     && self.v.compiler_checks_debug()
                     && a.attr.as_str() == "__debug__"
                 {
-                    let at = self.attribute_loc(a, loc);
+                    let at = self.attribute_loc(a, self.loc(range));
                     return Err(self.error(self.at(at), "cannot assign to __debug__"));
                 }
                 Ok(())
@@ -139,7 +145,7 @@ impl<'a> Checker<'a> {
                 } else {
                     "can't use starred expression here"
                 };
-                Err(self.error(self.at(loc), message))
+                Err(self.error(self.at(self.loc(range)), message))
             }
             Expr::Slice(s) => {
                 self.opt_expr(s.lower.as_deref())?;
@@ -150,18 +156,22 @@ impl<'a> Checker<'a> {
                 if self.v.compiler_checks_debug() && n.id.as_str() == "__debug__" {
                     match n.ctx {
                         ExprContext::Store => {
-                            return Err(self.error(self.at(loc), "cannot assign to __debug__"))
+                            return Err(
+                                self.error(self.at(self.loc(range)), "cannot assign to __debug__")
+                            )
                         }
                         ExprContext::Del if self.v.compiler_checks_debug_delete() => {
-                            return Err(self.error(self.at(loc), "cannot delete __debug__"))
+                            return Err(
+                                self.error(self.at(self.loc(range)), "cannot delete __debug__")
+                            )
                         }
                         _ => {}
                     }
                 }
                 Ok(())
             }
-            Expr::List(l) => self.sequence(&l.elts, l.ctx, loc),
-            Expr::Tuple(t) => self.sequence(&t.elts, t.ctx, loc),
+            Expr::List(l) => self.sequence(&l.elts, l.ctx, self.loc(range)),
+            Expr::Tuple(t) => self.sequence(&t.elts, t.ctx, self.loc(range)),
             Expr::NumberLiteral(_)
             | Expr::StringLiteral(_)
             | Expr::BytesLiteral(_)
@@ -300,7 +310,7 @@ impl<'a> Checker<'a> {
                     // 3.9 only moves the column.
                     9 => Loc {
                         col: other.col,
-                        ..self.unit().cursor
+                        ..self.cursor()
                     },
                     10 | 11 => other,
                     _ => self.at(other),

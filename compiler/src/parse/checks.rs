@@ -4,7 +4,7 @@
 
 use ruff_python_ast::visitor::{self, Visitor};
 use ruff_python_ast::{Expr, ExprContext, Parameter, Pattern, Stmt};
-use ruff_text_size::{Ranged, TextSize};
+use ruff_text_size::{Ranged, TextRange, TextSize};
 
 use super::messages::Context;
 use crate::diagnostic::Diagnostic;
@@ -15,6 +15,7 @@ pub(crate) fn check(ctx: &Context) -> Option<(u32, Diagnostic)> {
         ctx,
         found: None,
         depth: 0,
+        only_depth: !ctx.v.ast_builder_checks_names() && ctx.text.is_ascii(),
     };
     c.visit_body(&ctx.module.body);
     c.found
@@ -25,6 +26,9 @@ struct Checker<'a, 'b> {
     found: Option<(u32, Diagnostic)>,
     /// Statements, expressions and patterns enclosing the node visited.
     depth: u32,
+    /// Only the nesting limit can be exceeded: no name is checked and no bytes literal holds
+    /// a non-ASCII character (the text has none).
+    only_depth: bool,
 }
 
 /// The nesting of statements, expressions and patterns refused as too complex: CPython's parser
@@ -33,6 +37,15 @@ struct Checker<'a, 'b> {
 pub(crate) const MAX_DEPTH: u32 = 6000;
 
 impl Checker<'_, '_> {
+    /// Whether the node at `range` is too small to nest beyond the limit, when nothing else
+    /// is checked: going from a node to a child shortens the range, except from an expression
+    /// statement or a value pattern to its expression (which shortens it next), so a node
+    /// nests at most twice its length in bytes (three times here, to spare any doubt).
+    fn skips(&self, range: TextRange) -> bool {
+        self.only_depth
+            && 3 * range.len().to_u32() as u64 + 3 + u64::from(self.depth) < u64::from(MAX_DEPTH)
+    }
+
     fn report(&mut self, at: TextSize, message: &str) {
         if self.found.as_ref().is_none_or(|(o, _)| at.to_u32() < *o) {
             self.found = Some((at.to_u32(), self.ctx.syntax(message, at)));
@@ -64,6 +77,9 @@ impl Checker<'_, '_> {
 
 impl<'a> Visitor<'a> for Checker<'a, '_> {
     fn visit_stmt(&mut self, stmt: &'a Stmt) {
+        if self.skips(stmt.range()) {
+            return;
+        }
         if let Stmt::FunctionDef(f) = stmt {
             self.debug_name(f.name.as_str(), f.name.range.start());
         }
@@ -71,6 +87,9 @@ impl<'a> Visitor<'a> for Checker<'a, '_> {
     }
 
     fn visit_pattern(&mut self, pattern: &'a Pattern) {
+        if self.skips(pattern.range()) {
+            return;
+        }
         self.nested(pattern.start(), |c| visitor::walk_pattern(c, pattern));
     }
 
@@ -80,6 +99,9 @@ impl<'a> Visitor<'a> for Checker<'a, '_> {
     }
 
     fn visit_expr(&mut self, expr: &'a Expr) {
+        if self.skips(expr.range()) {
+            return;
+        }
         match expr {
             Expr::BytesLiteral(b) => {
                 for part in b.value.iter() {

@@ -287,7 +287,11 @@ impl Tokenizer<'_> {
     /// lines that hold a token.
     fn indentation(&mut self) -> Step {
         self.tok_start = self.pos;
-        let (mut col, mut alt) = (0u32, 0u32);
+        // Most indentation is spaces only: count them at once.
+        let rest = self.b.get(self.pos..).unwrap_or_default();
+        let spaces = rest.iter().take_while(|&&b| b == b' ').count();
+        self.pos += spaces;
+        let (mut col, mut alt) = (spaces as u32, spaces as u32);
         loop {
             match self.peek(0) {
                 b' ' => {

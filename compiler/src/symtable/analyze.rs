@@ -7,19 +7,51 @@
 //! methods, except for the implicit `__class__` (and 3.12+ `__classdict__`) cells.
 
 use indexmap::IndexMap;
-use rustc_hash::{FxBuildHasher, FxHashSet};
+use rustc_hash::{FxBuildHasher, FxHashMap, FxHashSet};
 
 use super::build::{error, Extra};
 use super::{NameScope, ScopeId, ScopeKind, Symbol, SymbolFlags as F, SymbolTable};
 use crate::Diagnostic;
 
-type Set = FxHashSet<String>;
+/// A name, as its number in [`Names`]: the sets of names that the analysis copies for every
+/// scope hold no strings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct Name(u32);
+
+/// The names of a module, numbered as first met.
+#[derive(Default)]
+struct Names {
+    ids: FxHashMap<String, Name>,
+    names: Vec<String>,
+}
+
+impl Names {
+    fn id(&mut self, name: &str) -> Name {
+        if let Some(&id) = self.ids.get(name) {
+            return id;
+        }
+        let id = Name(self.names.len() as u32);
+        self.names.push(name.to_owned());
+        self.ids.insert(name.to_owned(), id);
+        id
+    }
+
+    fn name(&self, id: Name) -> &str {
+        &self.names[id.0 as usize]
+    }
+}
+
+type Set = FxHashSet<Name>;
 /// Names to their scopes, in the order of the scope's symbols.
-type Scopes = IndexMap<String, NameScope, FxBuildHasher>;
+type Scopes = IndexMap<Name, NameScope, FxBuildHasher>;
 type Result<T> = std::result::Result<T, Diagnostic>;
 
 pub(super) fn analyze(table: &mut SymbolTable, extra: &[Extra]) -> Result<()> {
-    let mut a = Analyzer { t: table, extra };
+    let mut a = Analyzer {
+        t: table,
+        extra,
+        names: Names::default(),
+    };
     let (mut free, mut global, mut type_params) = (Set::default(), Set::default(), Set::default());
     a.block(
         SymbolTable::ROOT,
@@ -34,6 +66,7 @@ pub(super) fn analyze(table: &mut SymbolTable, extra: &[Extra]) -> Result<()> {
 struct Analyzer<'a> {
     t: &'a mut SymbolTable,
     extra: &'a [Extra],
+    names: Names,
 }
 
 impl Analyzer<'_> {
@@ -53,12 +86,18 @@ impl Analyzer<'_> {
         class_entry: Option<ScopeId>,
     ) -> Result<()> {
         let v = self.t.version;
-        let (kind, function_like, sees_class) = {
+        let (kind, function_like, sees_class, count) = {
             let s = &self.t.scopes[id.0 as usize];
-            (s.kind, s.is_function_like(), s.flags.can_see_class_scope)
+            let count = s.symbols.len();
+            (
+                s.kind,
+                s.is_function_like(),
+                s.flags.can_see_class_scope,
+                count,
+            )
         };
-        let mut local = Set::default();
-        let mut scopes = Scopes::default();
+        let mut local = Set::with_capacity_and_hasher(count, Default::default());
+        let mut scopes = Scopes::with_capacity_and_hasher(count, Default::default());
         let (mut newglobal, mut newfree, mut newbound) =
             (Set::default(), Set::default(), Set::default());
         let mut inlined_cells = Set::default();
@@ -70,11 +109,14 @@ impl Analyzer<'_> {
                 newbound.extend(b.iter().cloned());
             }
         }
-        let names: Vec<(String, u32)> = self.t.scopes[id.0 as usize]
-            .symbols
-            .iter()
-            .map(|(n, s)| (n.clone(), s.flags.0))
-            .collect();
+        let names: Vec<(Name, u32)> = {
+            let symbols = &self.t.scopes[id.0 as usize].symbols;
+            let ids = &mut self.names;
+            symbols
+                .iter()
+                .map(|(n, s)| (ids.id(n), s.flags.0))
+                .collect()
+        };
         for (name, flags) in names {
             let ctx = NameCtx {
                 bound: bound.as_mut(),
@@ -84,7 +126,7 @@ impl Analyzer<'_> {
                 type_params,
                 class_entry,
             };
-            let resolved = self.name(id, &name, flags, ctx)?;
+            let resolved = self.name(id, name, flags, ctx)?;
             scopes.insert(name, resolved);
         }
         if kind != ScopeKind::Class {
@@ -96,12 +138,12 @@ impl Analyzer<'_> {
             }
             newglobal.extend(global.iter().cloned());
         } else {
-            newbound.insert("__class__".into());
+            newbound.insert(self.names.id("__class__"));
             if v.has_type_params() {
-                newbound.insert("__classdict__".into());
+                newbound.insert(self.names.id("__classdict__"));
             }
             if v.has_deferred_annotations() {
-                newbound.insert("__conditional_annotations__".into());
+                newbound.insert(self.names.id("__conditional_annotations__"));
             }
         }
 
@@ -186,13 +228,15 @@ impl Analyzer<'_> {
                 }
             }
         } else if kind == ScopeKind::Class {
-            if newfree.remove("__class__") {
+            if newfree.remove(&self.names.id("__class__")) {
                 self.scope(id).flags.needs_class_closure = true;
             }
-            if v.has_type_params() && newfree.remove("__classdict__") {
+            if v.has_type_params() && newfree.remove(&self.names.id("__classdict__")) {
                 self.scope(id).flags.needs_classdict = true;
             }
-            if v.has_deferred_annotations() && newfree.remove("__conditional_annotations__") {
+            if v.has_deferred_annotations()
+                && newfree.remove(&self.names.id("__conditional_annotations__"))
+            {
                 self.scope(id).flags.has_conditional_annotations = true;
             }
         }
@@ -210,7 +254,7 @@ impl Analyzer<'_> {
     }
 
     /// `analyze_name`: the scope of one name given its flags and what enclosing scopes bind.
-    fn name(&mut self, id: ScopeId, name: &str, flags: u32, ctx: NameCtx) -> Result<NameScope> {
+    fn name(&mut self, id: ScopeId, n: Name, flags: u32, ctx: NameCtx) -> Result<NameScope> {
         let NameCtx {
             bound,
             local,
@@ -221,51 +265,43 @@ impl Analyzer<'_> {
         } = ctx;
         if flags & F::GLOBAL != 0 {
             if flags & F::NONLOCAL != 0 {
-                return Err(self.at_directive(
-                    id,
-                    name,
-                    format!("name '{name}' is nonlocal and global"),
-                ));
+                return Err(self.at_directive(id, n, |name| {
+                    format!("name '{name}' is nonlocal and global")
+                }));
             }
-            global.insert(name.to_string());
+            global.insert(n);
             if let Some(b) = bound {
-                b.remove(name);
+                b.remove(&n);
             }
             return Ok(NameScope::GlobalExplicit);
         }
         if flags & F::NONLOCAL != 0 {
             let Some(b) = bound else {
-                return Err(self.at_directive(
-                    id,
-                    name,
-                    "nonlocal declaration not allowed at module level".into(),
-                ));
+                return Err(self.at_directive(id, n, |_| {
+                    "nonlocal declaration not allowed at module level".into()
+                }));
             };
-            if !b.contains(name) {
-                return Err(self.at_directive(
-                    id,
-                    name,
-                    format!("no binding for nonlocal '{name}' found"),
-                ));
+            if !b.contains(&n) {
+                return Err(self.at_directive(id, n, |name| {
+                    format!("no binding for nonlocal '{name}' found")
+                }));
             }
-            if type_params.contains(name) {
-                return Err(self.at_directive(
-                    id,
-                    name,
-                    format!("nonlocal binding not allowed for type parameter '{name}'"),
-                ));
+            if type_params.contains(&n) {
+                return Err(self.at_directive(id, n, |name| {
+                    format!("nonlocal binding not allowed for type parameter '{name}'")
+                }));
             }
             self.scope(id).flags.free = true;
-            free.insert(name.to_string());
+            free.insert(n);
             return Ok(NameScope::Free);
         }
         if flags & F::BOUND != 0 {
-            local.insert(name.to_string());
-            global.remove(name);
+            local.insert(n);
+            global.remove(&n);
             if flags & F::TYPE_PARAM != 0 {
-                type_params.insert(name.to_string());
+                type_params.insert(n);
             } else {
-                type_params.remove(name);
+                type_params.remove(&n);
             }
             return Ok(NameScope::Local);
         }
@@ -273,7 +309,7 @@ impl Analyzer<'_> {
         if let Some(class) = class_entry {
             let cf = self.t.scopes[class.0 as usize]
                 .symbols
-                .get(name)
+                .get(self.names.name(n))
                 .map_or(0, |s| s.flags.0);
             if cf & F::GLOBAL != 0 {
                 return Ok(NameScope::GlobalExplicit);
@@ -282,12 +318,12 @@ impl Analyzer<'_> {
                 return Ok(NameScope::GlobalImplicit);
             }
         }
-        if bound.is_some_and(|b| b.contains(name)) {
+        if bound.is_some_and(|b| b.contains(&n)) {
             self.scope(id).flags.free = true;
-            free.insert(name.to_string());
+            free.insert(n);
             return Ok(NameScope::Free);
         }
-        if global.contains(name) {
+        if global.contains(&n) {
             return Ok(NameScope::GlobalImplicit);
         }
         if self.t.scopes[id.0 as usize].flags.nested {
@@ -297,11 +333,18 @@ impl Analyzer<'_> {
     }
 
     /// The error for a name, at its first `global`/`nonlocal` statement (or walrus).
-    fn at_directive(&self, id: ScopeId, name: &str, message: String) -> Diagnostic {
+    fn at_directive(
+        &self,
+        id: ScopeId,
+        n: Name,
+        message: impl FnOnce(&str) -> String,
+    ) -> Diagnostic {
+        let name = self.names.name(n);
+        let message = message(name);
         let loc = self.extra[id.0 as usize]
             .directives
             .iter()
-            .find(|(n, _)| n == name)
+            .find(|(directive, _)| directive == name)
             .map(|&(_, loc)| loc)
             .unwrap_or_default();
         error(self.t.version, message, loc, true)
@@ -327,14 +370,15 @@ impl Analyzer<'_> {
             if sym.flags.has(F::PARAM) {
                 continue;
             }
+            let n = self.names.id(&name);
             let mut scope = sym.scope;
             if scope == NameScope::Cell || sym.flags.has(F::COMP_CELL) {
-                inlined_cells.insert(name.clone());
+                inlined_cells.insert(n);
             }
             // `__class__` is never free through a class scope.
             if scope == NameScope::Free && is_class && name == "__class__" {
                 scope = NameScope::GlobalImplicit;
-                comp_free.remove(&name);
+                comp_free.remove(&n);
                 remove_dunder_class = true;
             }
             let existing = self.t.scopes[id.0 as usize].symbols.get(&name).copied();
@@ -344,8 +388,8 @@ impl Analyzer<'_> {
                         flags: sym.flags,
                         scope: NameScope::GlobalImplicit,
                     };
-                    self.scope(id).symbols.insert(name.clone(), placeholder);
-                    scopes.insert(name, scope);
+                    self.scope(id).symbols.insert(name, placeholder);
+                    scopes.insert(n, scope);
                 }
                 Some(outer) => {
                     // A comprehension's free name that is local outside is simply local,
@@ -354,7 +398,7 @@ impl Analyzer<'_> {
                         && !is_class
                         && !self.free_in_any_child(comp, &name)
                     {
-                        comp_free.remove(&name);
+                        comp_free.remove(&n);
                     }
                 }
             }
@@ -388,18 +432,20 @@ impl Analyzer<'_> {
     ) {
         let v = self.t.version;
         let symbols = &mut self.t.scopes[id.0 as usize].symbols;
+        let ids = &mut self.names;
         for (name, sym) in symbols.iter_mut() {
-            if inlined_cells.contains(name) {
+            let n = ids.id(name);
+            if inlined_cells.contains(&n) {
                 sym.flags.0 |= F::COMP_CELL;
             }
-            if let Some(&scope) = scopes.get(name) {
+            if let Some(&scope) = scopes.get(&n) {
                 sym.scope = scope;
             }
         }
         // CPython walks a set here, in hash order; sorting keeps the table deterministic.
-        let mut names: Vec<&String> = free.iter().collect();
-        names.sort_unstable();
-        for name in names {
+        let mut names: Vec<(&str, Name)> = free.iter().map(|&n| (ids.name(n), n)).collect();
+        names.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        for (name, n) in names {
             if let Some(sym) = symbols.get_mut(name) {
                 // A method's free name that the class also has: the class body must read it
                 // from the class namespace first (`LOAD_CLASSDEREF`).
@@ -409,11 +455,11 @@ impl Analyzer<'_> {
                 }
                 continue;
             }
-            if bound.is_some_and(|b| !b.contains(name)) {
+            if bound.is_some_and(|b| !b.contains(&n)) {
                 continue;
             }
             symbols.insert(
-                name.clone(),
+                name.to_owned(),
                 Symbol {
                     flags: F(0),
                     scope: NameScope::Free,

@@ -8,7 +8,7 @@ use ruff_text_size::{Ranged, TextRange, TextSize};
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::{
-    ComprehensionKind, FutureFeatures, LineIndex, NameScope, Role, Scope, ScopeFlags, ScopeId,
+    ComprehensionKind, FutureFeatures, Lines, NameScope, Role, Scope, ScopeFlags, ScopeId,
     ScopeKind, Symbol, SymbolFlags as F, SymbolTable,
 };
 use crate::{Diagnostic, ErrorKind};
@@ -84,7 +84,7 @@ const MAX_DEPTH: u32 = 3000;
 pub(super) struct Builder<'a> {
     v: PythonVersion,
     source: &'a str,
-    lines: LineIndex,
+    lines: Lines<'a>,
     table: SymbolTable,
     pub(super) extra: Vec<Extra>,
     stack: Vec<ScopeId>,
@@ -101,9 +101,9 @@ impl<'a> Builder<'a> {
     pub(super) fn run(
         module: &ast::ModModule,
         source: &'a str,
+        lines: Lines<'a>,
         v: PythonVersion,
     ) -> Result<(SymbolTable, Vec<Extra>)> {
-        let lines = LineIndex::new(source);
         let future = future_features(module, v, &lines)?;
         let mut b = Builder {
             v,
@@ -1499,11 +1499,11 @@ pub(super) fn mangle(private: Option<&str>, name: &str) -> String {
 
 /// [`mangle`], borrowing `name` when it stays as it is (nearly always).
 fn mangled<'n>(private: Option<&str>, name: &'n str) -> Cow<'n, str> {
-    let Some(class) = private else {
+    let Some(class) = private.filter(|_| name.starts_with("__")) else {
         return Cow::Borrowed(name);
     };
     let class = class.trim_start_matches('_');
-    if !name.starts_with("__") || name.ends_with("__") || name.contains('.') || class.is_empty() {
+    if name.ends_with("__") || name.contains('.') || class.is_empty() {
         return Cow::Borrowed(name);
     }
     Cow::Owned(format!("_{class}{name}"))
@@ -1513,7 +1513,7 @@ fn mangled<'n>(private: Option<&str>, name: &'n str) -> Cow<'n, str> {
 fn future_features(
     module: &ast::ModModule,
     v: PythonVersion,
-    lines: &LineIndex,
+    lines: &Lines,
 ) -> Result<FutureFeatures> {
     let mut features = FutureFeatures::default();
     let body = &module.body;
