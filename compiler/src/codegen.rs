@@ -23,6 +23,7 @@ use std::borrow::Cow;
 use std::cell::Cell;
 
 use indexmap::IndexSet;
+use num_traits::ToPrimitive;
 use pyc_assembler::{CodeObject, Constant, PyStr, PythonVersion};
 use ruff_python_ast::{self as ast, Stmt};
 use ruff_text_size::{Ranged, TextRange, TextSize};
@@ -148,12 +149,19 @@ fn const_key(c: &Constant, out: &mut Vec<u8>) {
         Constant::StopIteration => out.push(b'S'),
         Constant::Ellipsis => out.push(b'.'),
         Constant::Bool(b) => out.extend_from_slice(&[b'B', *b as u8]),
-        Constant::Int(i) => {
-            let bytes = i.to_signed_bytes_le();
-            out.push(b'i');
-            len(out, bytes.len());
-            out.extend_from_slice(&bytes);
-        }
+        // Most ints fit a machine word: no allocation for their bytes.
+        Constant::Int(i) => match i.to_i64() {
+            Some(small) => {
+                out.push(b'i');
+                out.extend_from_slice(&small.to_le_bytes());
+            }
+            None => {
+                let bytes = i.to_signed_bytes_le();
+                out.push(b'I');
+                len(out, bytes.len());
+                out.extend_from_slice(&bytes);
+            }
+        },
         Constant::Float(f) => {
             out.push(b'f');
             out.extend_from_slice(&f.to_bits().to_le_bytes());
