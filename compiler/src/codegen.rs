@@ -383,7 +383,16 @@ impl<'a> Unit<'a> {
         private: Option<String>,
     ) -> Unit<'a> {
         let ste = table.scope(scope);
-        let varnames: NameSet = ste.varnames.iter().cloned().collect();
+        // A function's locals are among its symbols: room for all at once.
+        let mut varnames = NameSet::with_capacity_and_hasher(
+            if ste.is_function_like() {
+                ste.symbols.len()
+            } else {
+                ste.varnames.len()
+            },
+            FxBuildHasher,
+        );
+        varnames.extend(ste.varnames.iter().cloned());
         let mut cells: Vec<&str> = ste
             .symbols
             .iter()
@@ -403,9 +412,9 @@ impl<'a> Unit<'a> {
             qualname: None,
             scope_type,
             consts: Vec::new(),
-            const_index: FxHashMap::default(),
+            const_index: FxHashMap::with_capacity_and_hasher(16, FxBuildHasher),
             key_buf: Vec::new(),
-            names: NameSet::default(),
+            names: NameSet::with_capacity_and_hasher(16, FxBuildHasher),
             varnames,
             cellvars,
             freevars,
