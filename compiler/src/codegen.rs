@@ -299,9 +299,14 @@ pub struct Compiler<'a> {
     pub interactive: bool,
     /// Snapshots of each unit's blocks for `pyc-build explain`, when asked for.
     pub(crate) trace: Option<Vec<crate::explain::UnitSnapshot>>,
-    /// The lines [`Compiler::line_col`] found last, most recent first.
-    line_cache: Cell<[LineSpan; 2]>,
+    /// The lines [`Compiler::line_col`] found last.
+    line_cache: LineCache,
 }
+
+/// The two lines looked up last, most recent first: nodes that follow each other mostly
+/// share their lines, which spares a binary search over the line starts per location.
+#[derive(Debug, Default)]
+struct LineCache(Cell<[LineSpan; 2]>);
 
 /// A line of the source: its 1-based number and the byte offsets it spans, `\n` included.
 #[derive(Clone, Copy, Debug, Default)]
@@ -309,6 +314,33 @@ struct LineSpan {
     line: u32,
     start: u32,
     end: u32,
+}
+
+impl LineCache {
+    /// `lines.line_col(offset)` for `source`, from the cache when it holds the line.
+    fn line_col(&self, lines: &LineIndex, source: &str, offset: TextSize) -> (u32, u32) {
+        let o = offset.to_u32();
+        let [recent, older] = self.0.get();
+        for span in [recent, older] {
+            if (span.start..span.end).contains(&o) {
+                return (span.line, o - span.start);
+            }
+        }
+        let (line, col) = lines.line_col(offset);
+        // The line runs to its `\n` (included), or past the end of the text for the last.
+        let rest = source.as_bytes().get(o as usize..).unwrap_or_default();
+        let end = rest
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(source.len() + 1, |i| o as usize + i + 1);
+        let span = LineSpan {
+            line,
+            start: o - col,
+            end: u32::try_from(end).unwrap_or(u32::MAX),
+        };
+        self.0.set([span, recent]);
+        (line, col)
+    }
 }
 
 /// Compiles a folded module to its code object for 3.11.
@@ -364,7 +396,7 @@ pub fn compile_module_traced<'a>(
         nestlevel: 0,
         interactive: false,
         trace: trace.then(Vec::new),
-        line_cache: Cell::default(),
+        line_cache: LineCache::default(),
     };
     c.start_unit();
     c.u.loc.lineno = 1;
@@ -548,30 +580,10 @@ impl<'a> Compiler<'a> {
         }
     }
 
-    /// `(line, column)` of byte `offset` as [`LineIndex::line_col`] has it, through a cache
-    /// of the two lines looked up last: nodes that follow each other mostly share lines.
+    /// `(line, column)` of byte `offset` as [`LineIndex::line_col`] has it (see
+    /// [`LineCache`]).
     pub fn line_col(&self, offset: TextSize) -> (u32, u32) {
-        let o = offset.to_u32();
-        let [recent, older] = self.line_cache.get();
-        for span in [recent, older] {
-            if (span.start..span.end).contains(&o) {
-                return (span.line, o - span.start);
-            }
-        }
-        let (line, col) = self.lines.line_col(offset);
-        // The line runs to its `\n` (included), or past the end of the text for the last.
-        let rest = self.source.as_bytes().get(o as usize..).unwrap_or_default();
-        let end = rest
-            .iter()
-            .position(|&b| b == b'\n')
-            .map_or(self.source.len() + 1, |i| o as usize + i + 1);
-        let span = LineSpan {
-            line,
-            start: o - col,
-            end: u32::try_from(end).unwrap_or(u32::MAX),
-        };
-        self.line_cache.set([span, recent]);
-        (line, col)
+        self.line_cache.line_col(self.lines, self.source, offset)
     }
 
     /// `SET_LOC(c, node)`.
@@ -907,4 +919,30 @@ pub fn find_ann(stmts: &[Stmt]) -> bool {
         }
         _ => false,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The cached lookup agrees with the line index for every offset, in any order.
+    #[test]
+    fn line_cache_matches_line_index() {
+        for source in ["", "a", "a\n", "a\nbc\n\nd", "x\n\n", "\n\nlong line\nz"] {
+            let lines = LineIndex::new(source);
+            let cache = LineCache::default();
+            let n = source.len() as u32;
+            let forward = 0..=n;
+            let backward = (0..=n).rev();
+            let zigzag = (0..=n).flat_map(|i| [i, n - i]);
+            for o in forward.chain(backward).chain(zigzag) {
+                let offset = TextSize::new(o);
+                assert_eq!(
+                    cache.line_col(&lines, source, offset),
+                    lines.line_col(offset),
+                    "{source:?} at {o}"
+                );
+            }
+        }
+    }
 }
