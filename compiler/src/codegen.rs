@@ -454,7 +454,7 @@ impl<'a> Unit<'a> {
             argcount: 0,
             posonlyargcount: 0,
             kwonlyargcount: 0,
-            blocks: vec![Block::default()],
+            blocks: vec![new_block()],
             entry: BlockId(0),
             cur: BlockId(0),
             fblocks: Vec::new(),
@@ -632,8 +632,16 @@ impl<'a> Compiler<'a> {
 
     /// `compiler_new_block`.
     pub fn new_block(&mut self) -> BlockId {
-        self.u.blocks.push(Block::default());
+        self.u.blocks.push(new_block());
         BlockId(self.u.blocks.len() as u32 - 1)
+    }
+
+    /// A new block after one that ended in a jump, return or raise (the implicit block of
+    /// `compiler_addop`): rare, and kept out of [`Compiler::push_instr`]'s fast path.
+    #[cold]
+    fn use_implicit_block(&mut self) {
+        let b = self.new_block();
+        self.use_next_block(b);
     }
 
     /// `compiler_use_next_block`: `block` follows the current block and becomes current.
@@ -651,15 +659,9 @@ impl<'a> Compiler<'a> {
 
     fn push_instr(&mut self, op: Op, arg: u32, target: Option<BlockId>, loc: Loc) {
         if self.u.need_new_implicit_block {
-            let b = self.new_block();
-            self.use_next_block(b);
+            self.use_implicit_block();
         }
-        let instrs = &mut self.u.blocks[self.u.cur.0 as usize].instrs;
-        if instrs.capacity() == 0 {
-            // `DEFAULT_BLOCK_SIZE`: room for a typical block at once, not in four steps.
-            instrs.reserve_exact(16);
-        }
-        instrs.push(Instr {
+        self.u.blocks[self.u.cur.0 as usize].instrs.push(Instr {
             op,
             arg,
             target,
@@ -890,6 +892,15 @@ fn mangle<'n>(private: Option<&str>, name: &'n str) -> Cow<'n, str> {
 pub(crate) fn text(s: &PyStr) -> Cow<'_, str> {
     s.as_str()
         .map_or_else(|| Cow::Owned(s.to_string_lossy()), Cow::Borrowed)
+}
+
+/// An empty block with room for `DEFAULT_BLOCK_SIZE` (16) instructions, a typical block's
+/// worth, so that filling it does not reallocate in four steps.
+fn new_block() -> Block {
+    Block {
+        instrs: Vec::with_capacity(16),
+        ..Block::default()
+    }
 }
 
 /// Index of `name` in `set`, inserting it at the end if missing (`compiler_add_o`).
