@@ -255,8 +255,6 @@ pub struct Unit<'a> {
     /// `co_consts` in order (`u_consts`); see [`Compiler::add_const`].
     pub consts: Vec<Constant>,
     const_index: FxHashMap<Box<[u8]>, u32>,
-    /// Scratch space for building constant keys, kept to spare an allocation per constant.
-    key_buf: Vec<u8>,
     /// `u_names`, `u_varnames`, `u_cellvars` (sorted cells, then an implicit `__class__`),
     /// `u_freevars` (sorted) — indices are the opargs codegen emits; the flow graph turns cell
     /// and free indices into `co_localsplusnames` slots.
@@ -301,6 +299,8 @@ pub struct Compiler<'a> {
     pub(crate) trace: Option<Vec<crate::explain::UnitSnapshot>>,
     /// The lines [`Compiler::line_col`] found last.
     line_cache: LineCache,
+    /// Scratch space for building constant keys, kept to spare an allocation per constant.
+    key_buf: Vec<u8>,
 }
 
 /// The two lines looked up last, most recent first: nodes that follow each other mostly
@@ -397,6 +397,7 @@ pub fn compile_module_traced<'a>(
         interactive: false,
         trace: trace.then(Vec::new),
         line_cache: LineCache::default(),
+        key_buf: Vec::new(),
     };
     c.start_unit();
     c.u.loc.lineno = 1;
@@ -445,7 +446,6 @@ impl<'a> Unit<'a> {
             scope_type,
             consts: Vec::new(),
             const_index: FxHashMap::with_capacity_and_hasher(16, FxBuildHasher),
-            key_buf: Vec::new(),
             names: NameSet::with_capacity_and_hasher(16, FxBuildHasher),
             varnames,
             cellvars,
@@ -542,7 +542,9 @@ impl<'a> Compiler<'a> {
     fn set_qualname(&mut self) {
         let parent = self.stack.last().expect("set_qualname needs a parent unit");
         let name = text(&self.u.name);
-        let mut qualname = String::new();
+        let parent_qualname = text(parent.qualname.as_ref().unwrap_or(&parent.name));
+        let mut qualname =
+            String::with_capacity(parent_qualname.len() + ".<locals>.".len() + name.len());
         if self.stack.len() > 1 {
             let force_global = matches!(
                 self.u.scope_type,
@@ -552,7 +554,7 @@ impl<'a> Compiler<'a> {
                 .resolve(&mangle(parent.private.as_deref(), &name))
                 == Some(symtable::NameScope::GlobalExplicit);
             if !force_global {
-                qualname.push_str(&text(parent.qualname.as_ref().unwrap_or(&parent.name)));
+                qualname.push_str(&parent_qualname);
                 if matches!(
                     parent.scope_type,
                     ScopeType::Function | ScopeType::AsyncFunction | ScopeType::Lambda
@@ -731,7 +733,7 @@ impl<'a> Compiler<'a> {
             self.u.consts.push(c);
             return self.u.consts.len() as u32 - 1;
         }
-        let mut key = std::mem::take(&mut self.u.key_buf);
+        let mut key = std::mem::take(&mut self.key_buf);
         key.clear();
         const_key(&c, &mut key);
         let index = match self.u.const_index.get(key.as_slice()) {
@@ -743,7 +745,7 @@ impl<'a> Compiler<'a> {
                 i
             }
         };
-        self.u.key_buf = key;
+        self.key_buf = key;
         index
     }
 
