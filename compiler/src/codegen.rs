@@ -23,6 +23,7 @@ use std::borrow::Cow;
 use std::cell::Cell;
 
 use indexmap::IndexSet;
+use num_traits::ToPrimitive;
 use pyc_assembler::{CodeObject, Constant, PyStr, PythonVersion};
 use ruff_python_ast::{self as ast, Stmt};
 use ruff_text_size::{Ranged, TextRange, TextSize};
@@ -148,12 +149,19 @@ fn const_key(c: &Constant, out: &mut Vec<u8>) {
         Constant::StopIteration => out.push(b'S'),
         Constant::Ellipsis => out.push(b'.'),
         Constant::Bool(b) => out.extend_from_slice(&[b'B', *b as u8]),
-        Constant::Int(i) => {
-            let bytes = i.to_signed_bytes_le();
-            out.push(b'i');
-            len(out, bytes.len());
-            out.extend_from_slice(&bytes);
-        }
+        // Most ints fit a machine word: no allocation for their bytes.
+        Constant::Int(i) => match i.to_i64() {
+            Some(small) => {
+                out.push(b'i');
+                out.extend_from_slice(&small.to_le_bytes());
+            }
+            None => {
+                let bytes = i.to_signed_bytes_le();
+                out.push(b'I');
+                len(out, bytes.len());
+                out.extend_from_slice(&bytes);
+            }
+        },
         Constant::Float(f) => {
             out.push(b'f');
             out.extend_from_slice(&f.to_bits().to_le_bytes());
@@ -247,8 +255,6 @@ pub struct Unit<'a> {
     /// `co_consts` in order (`u_consts`); see [`Compiler::add_const`].
     pub consts: Vec<Constant>,
     const_index: FxHashMap<Box<[u8]>, u32>,
-    /// Scratch space for building constant keys, kept to spare an allocation per constant.
-    key_buf: Vec<u8>,
     /// `u_names`, `u_varnames`, `u_cellvars` (sorted cells, then an implicit `__class__`),
     /// `u_freevars` (sorted) — indices are the opargs codegen emits; the flow graph turns cell
     /// and free indices into `co_localsplusnames` slots.
@@ -291,9 +297,16 @@ pub struct Compiler<'a> {
     pub interactive: bool,
     /// Snapshots of each unit's blocks for `pyc-build explain`, when asked for.
     pub(crate) trace: Option<Vec<crate::explain::UnitSnapshot>>,
-    /// The lines [`Compiler::line_col`] found last, most recent first.
-    line_cache: Cell<[LineSpan; 2]>,
+    /// The lines [`Compiler::line_col`] found last.
+    line_cache: LineCache,
+    /// Scratch space for building constant keys, kept to spare an allocation per constant.
+    key_buf: Vec<u8>,
 }
+
+/// The two lines looked up last, most recent first: nodes that follow each other mostly
+/// share their lines, which spares a binary search over the line starts per location.
+#[derive(Debug, Default)]
+struct LineCache(Cell<[LineSpan; 2]>);
 
 /// A line of the source: its 1-based number and the byte offsets it spans, `\n` included.
 #[derive(Clone, Copy, Debug, Default)]
@@ -301,6 +314,33 @@ struct LineSpan {
     line: u32,
     start: u32,
     end: u32,
+}
+
+impl LineCache {
+    /// `lines.line_col(offset)` for `source`, from the cache when it holds the line.
+    fn line_col(&self, lines: &LineIndex, source: &str, offset: TextSize) -> (u32, u32) {
+        let o = offset.to_u32();
+        let [recent, older] = self.0.get();
+        for span in [recent, older] {
+            if (span.start..span.end).contains(&o) {
+                return (span.line, o - span.start);
+            }
+        }
+        let (line, col) = lines.line_col(offset);
+        // The line runs to its `\n` (included), or past the end of the text for the last.
+        let rest = source.as_bytes().get(o as usize..).unwrap_or_default();
+        let end = rest
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(source.len() + 1, |i| o as usize + i + 1);
+        let span = LineSpan {
+            line,
+            start: o - col,
+            end: u32::try_from(end).unwrap_or(u32::MAX),
+        };
+        self.0.set([span, recent]);
+        (line, col)
+    }
 }
 
 /// Compiles a folded module to its code object for 3.11.
@@ -356,7 +396,8 @@ pub fn compile_module_traced<'a>(
         nestlevel: 0,
         interactive: false,
         trace: trace.then(Vec::new),
-        line_cache: Cell::default(),
+        line_cache: LineCache::default(),
+        key_buf: Vec::new(),
     };
     c.start_unit();
     c.u.loc.lineno = 1;
@@ -375,7 +416,16 @@ impl<'a> Unit<'a> {
         private: Option<String>,
     ) -> Unit<'a> {
         let ste = table.scope(scope);
-        let varnames: NameSet = ste.varnames.iter().cloned().collect();
+        // A function's locals are among its symbols: room for all at once.
+        let mut varnames = NameSet::with_capacity_and_hasher(
+            if ste.is_function_like() {
+                ste.symbols.len()
+            } else {
+                ste.varnames.len()
+            },
+            FxBuildHasher,
+        );
+        varnames.extend(ste.varnames.iter().cloned());
         let mut cells: Vec<&str> = ste
             .symbols
             .iter()
@@ -395,9 +445,8 @@ impl<'a> Unit<'a> {
             qualname: None,
             scope_type,
             consts: Vec::new(),
-            const_index: FxHashMap::default(),
-            key_buf: Vec::new(),
-            names: NameSet::default(),
+            const_index: FxHashMap::with_capacity_and_hasher(16, FxBuildHasher),
+            names: NameSet::with_capacity_and_hasher(16, FxBuildHasher),
             varnames,
             cellvars,
             freevars,
@@ -405,7 +454,7 @@ impl<'a> Unit<'a> {
             argcount: 0,
             posonlyargcount: 0,
             kwonlyargcount: 0,
-            blocks: vec![Block::default()],
+            blocks: vec![new_block()],
             entry: BlockId(0),
             cur: BlockId(0),
             fblocks: Vec::new(),
@@ -493,7 +542,9 @@ impl<'a> Compiler<'a> {
     fn set_qualname(&mut self) {
         let parent = self.stack.last().expect("set_qualname needs a parent unit");
         let name = text(&self.u.name);
-        let mut qualname = String::new();
+        let parent_qualname = text(parent.qualname.as_ref().unwrap_or(&parent.name));
+        let mut qualname =
+            String::with_capacity(parent_qualname.len() + ".<locals>.".len() + name.len());
         if self.stack.len() > 1 {
             let force_global = matches!(
                 self.u.scope_type,
@@ -503,7 +554,7 @@ impl<'a> Compiler<'a> {
                 .resolve(&mangle(parent.private.as_deref(), &name))
                 == Some(symtable::NameScope::GlobalExplicit);
             if !force_global {
-                qualname.push_str(&text(parent.qualname.as_ref().unwrap_or(&parent.name)));
+                qualname.push_str(&parent_qualname);
                 if matches!(
                     parent.scope_type,
                     ScopeType::Function | ScopeType::AsyncFunction | ScopeType::Lambda
@@ -531,30 +582,10 @@ impl<'a> Compiler<'a> {
         }
     }
 
-    /// `(line, column)` of byte `offset` as [`LineIndex::line_col`] has it, through a cache
-    /// of the two lines looked up last: nodes that follow each other mostly share lines.
+    /// `(line, column)` of byte `offset` as [`LineIndex::line_col`] has it (see
+    /// [`LineCache`]).
     pub fn line_col(&self, offset: TextSize) -> (u32, u32) {
-        let o = offset.to_u32();
-        let [recent, older] = self.line_cache.get();
-        for span in [recent, older] {
-            if (span.start..span.end).contains(&o) {
-                return (span.line, o - span.start);
-            }
-        }
-        let (line, col) = self.lines.line_col(offset);
-        // The line runs to its `\n` (included), or past the end of the text for the last.
-        let rest = self.source.as_bytes().get(o as usize..).unwrap_or_default();
-        let end = rest
-            .iter()
-            .position(|&b| b == b'\n')
-            .map_or(self.source.len() + 1, |i| o as usize + i + 1);
-        let span = LineSpan {
-            line,
-            start: o - col,
-            end: u32::try_from(end).unwrap_or(u32::MAX),
-        };
-        self.line_cache.set([span, recent]);
-        (line, col)
+        self.line_cache.line_col(self.lines, self.source, offset)
     }
 
     /// `SET_LOC(c, node)`.
@@ -603,8 +634,16 @@ impl<'a> Compiler<'a> {
 
     /// `compiler_new_block`.
     pub fn new_block(&mut self) -> BlockId {
-        self.u.blocks.push(Block::default());
+        self.u.blocks.push(new_block());
         BlockId(self.u.blocks.len() as u32 - 1)
+    }
+
+    /// A new block after one that ended in a jump, return or raise (the implicit block of
+    /// `compiler_addop`): rare, and kept out of [`Compiler::push_instr`]'s fast path.
+    #[cold]
+    fn use_implicit_block(&mut self) {
+        let b = self.new_block();
+        self.use_next_block(b);
     }
 
     /// `compiler_use_next_block`: `block` follows the current block and becomes current.
@@ -622,15 +661,9 @@ impl<'a> Compiler<'a> {
 
     fn push_instr(&mut self, op: Op, arg: u32, target: Option<BlockId>, loc: Loc) {
         if self.u.need_new_implicit_block {
-            let b = self.new_block();
-            self.use_next_block(b);
+            self.use_implicit_block();
         }
-        let instrs = &mut self.u.blocks[self.u.cur.0 as usize].instrs;
-        if instrs.capacity() == 0 {
-            // `DEFAULT_BLOCK_SIZE`: room for a typical block at once, not in four steps.
-            instrs.reserve_exact(16);
-        }
-        instrs.push(Instr {
+        self.u.blocks[self.u.cur.0 as usize].instrs.push(Instr {
             op,
             arg,
             target,
@@ -700,7 +733,7 @@ impl<'a> Compiler<'a> {
             self.u.consts.push(c);
             return self.u.consts.len() as u32 - 1;
         }
-        let mut key = std::mem::take(&mut self.u.key_buf);
+        let mut key = std::mem::take(&mut self.key_buf);
         key.clear();
         const_key(&c, &mut key);
         let index = match self.u.const_index.get(key.as_slice()) {
@@ -712,7 +745,7 @@ impl<'a> Compiler<'a> {
                 i
             }
         };
-        self.u.key_buf = key;
+        self.key_buf = key;
         index
     }
 
@@ -863,6 +896,15 @@ pub(crate) fn text(s: &PyStr) -> Cow<'_, str> {
         .map_or_else(|| Cow::Owned(s.to_string_lossy()), Cow::Borrowed)
 }
 
+/// An empty block with room for `DEFAULT_BLOCK_SIZE` (16) instructions, a typical block's
+/// worth, so that filling it does not reallocate in four steps.
+fn new_block() -> Block {
+    Block {
+        instrs: Vec::with_capacity(16),
+        ..Block::default()
+    }
+}
+
 /// Index of `name` in `set`, inserting it at the end if missing (`compiler_add_o`).
 fn insert(set: &mut NameSet, name: &str) -> usize {
     match set.get_index_of(name) {
@@ -890,4 +932,30 @@ pub fn find_ann(stmts: &[Stmt]) -> bool {
         }
         _ => false,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The cached lookup agrees with the line index for every offset, in any order.
+    #[test]
+    fn line_cache_matches_line_index() {
+        for source in ["", "a", "a\n", "a\nbc\n\nd", "x\n\n", "\n\nlong line\nz"] {
+            let lines = LineIndex::new(source);
+            let cache = LineCache::default();
+            let n = source.len() as u32;
+            let forward = 0..=n;
+            let backward = (0..=n).rev();
+            let zigzag = (0..=n).flat_map(|i| [i, n - i]);
+            for o in forward.chain(backward).chain(zigzag) {
+                let offset = TextSize::new(o);
+                assert_eq!(
+                    cache.line_col(&lines, source, offset),
+                    lines.line_col(offset),
+                    "{source:?} at {o}"
+                );
+            }
+        }
+    }
 }

@@ -14,6 +14,17 @@ use crate::fold;
 mod call;
 mod fstring;
 
+/// Whether `e` is of a kind constant folding never turns into a constant (CPython's AST
+/// optimizer folds operators, subscripts, displays and `__debug__`): names, attribute loads
+/// and calls, the most common expressions, need not be looked up in [`fold::Folded`].
+fn never_folded(e: &Expr) -> bool {
+    match e {
+        Expr::Name(n) => n.id.as_str() != "__debug__",
+        Expr::Attribute(_) | Expr::Call(_) => true,
+        _ => false,
+    }
+}
+
 /// `STACK_USE_GUIDELINE`: how many items codegen keeps on the stack before building
 /// collections piecewise.
 pub(crate) const STACK_USE_GUIDELINE: usize = 30;
@@ -74,7 +85,15 @@ impl<'a> Compiler<'a> {
 
     /// The constant CPython's AST holds for `e` after folding (`Constant_kind`), if any.
     pub fn constant_of(&self, e: &Expr) -> Option<Constant> {
+        if never_folded(e) {
+            return None;
+        }
         self.folded.value(e, self.source)
+    }
+
+    /// Whether `e` is a constant after folding (`Constant_kind`).
+    pub fn is_constant(&self, e: &Expr) -> bool {
+        !never_folded(e) && self.folded.is_constant(e)
     }
 
     /// `expr_constant`: the truth of a constant expression, `None` if `e` is no constant.
@@ -84,7 +103,12 @@ impl<'a> Compiler<'a> {
 
     /// `compiler_visit_expr1`.
     fn visit_expr1(&mut self, e: &'a Expr) -> CResult {
-        if let Some(c) = self.folded.constant(e) {
+        let folded = if never_folded(e) {
+            None
+        } else {
+            self.folded.constant(e)
+        };
+        if let Some(c) = folded {
             let c = c.clone();
             self.load_const(c);
             return Ok(());
@@ -273,7 +297,7 @@ impl<'a> Compiler<'a> {
     /// `compiler_jump_if`: jumps to `target` when `e` is true (`cond`) or false (`!cond`),
     /// short-circuiting `and`/`or`/`not`/comparisons as CPython does.
     pub fn jump_if(&mut self, e: &'a Expr, target: BlockId, cond: bool) -> CResult {
-        if !self.folded.is_constant(e) {
+        if !self.is_constant(e) {
             match e {
                 Expr::UnaryOp(u) if u.op == UnaryOp::Not => {
                     return self.jump_if(&u.operand, target, !cond);

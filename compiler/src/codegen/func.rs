@@ -527,7 +527,7 @@ impl<'a> Compiler<'a> {
             self.addop_i(Op::LOAD_FAST, 0);
         } else {
             // Fast path for the temporary variable idiom `for y in [f(x)]`.
-            let elts: &'a [Expr] = if self.folded.is_constant(&gen.iter) {
+            let elts: &'a [Expr] = if self.is_constant(&gen.iter) {
                 &[]
             } else {
                 match &gen.iter {

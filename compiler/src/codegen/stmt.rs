@@ -166,7 +166,7 @@ impl<'a> Compiler<'a> {
     /// `compiler_visit_stmt_expr`: a constant expression statement is a `NOP`, any other is
     /// evaluated and popped.
     fn visit_stmt_expr(&mut self, s: &'a ast::StmtExpr) -> CResult {
-        if self.folded.is_constant(&s.value) && !self.folded.wraps_docstring(s) {
+        if self.is_constant(&s.value) && !self.folded.wraps_docstring(s) {
             self.addop(Op::NOP);
             return Ok(());
         }

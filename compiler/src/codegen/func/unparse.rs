@@ -533,6 +533,7 @@ mod tests {
             interactive: false,
             trace: None,
             line_cache: Default::default(),
+            key_buf: Vec::new(),
         };
         let Some(Stmt::FunctionDef(f)) = parsed.module.body.last() else {
             panic!("no function");
