@@ -41,7 +41,7 @@ pub(crate) fn scan(text: &str, v: PythonVersion) -> Scan {
         v,
         indents: vec![(0, 0)],
         parens: Vec::new(),
-        last_token_end: (1, 0, 0),
+        last_token_end: 0,
         tok_start: 0,
     };
     let error = t.run().err();
@@ -58,7 +58,14 @@ pub(crate) fn scan(text: &str, v: PythonVersion) -> Scan {
         let (line, col, message) = if v.precise_tokenizer_errors() {
             (line, col, format!("'{open}' was never closed"))
         } else {
-            let (line, line_start, at) = t.last_token_end;
+            // The line of the last token's end: the newlines before it, counted only here.
+            let at = t.last_token_end;
+            let before = &text.as_bytes()[..at.min(text.len())];
+            let line = 1 + before.iter().filter(|&&b| b == b'\n').count() as u32;
+            let line_start = before
+                .iter()
+                .rposition(|&b| b == b'\n')
+                .map_or(0, |i| i + 1);
             let col = t.col_from(line_start, at);
             (line, col, "unexpected EOF while parsing".to_string())
         };
@@ -83,8 +90,9 @@ struct Tokenizer<'a> {
     /// Open brackets: (bracket, line, its line's start, byte offset). Columns are counted only
     /// when reported, so that long lines stay linear.
     parens: Vec<(u8, u32, usize, usize)>,
-    /// Where the last token ended: (line, 1-based column).
-    last_token_end: (u32, usize, usize),
+    /// Byte offset where the last token ended (comments, newlines and line continuations are
+    /// not tokens here). Its line is counted only when an error reports it.
+    last_token_end: usize,
     /// Where the token being read starts.
     tok_start: usize,
 }
@@ -192,10 +200,14 @@ impl Tokenizer<'_> {
             self.tok_start = self.pos;
             let c = self.peek(0);
             match c {
-                b'#' => self.skip_to_newline(),
+                b'#' => {
+                    self.skip_to_newline();
+                    continue;
+                }
                 b'\n' => {
                     self.newline();
                     at_line_start = true;
+                    continue;
                 }
                 b'\\' => match self.peek(1) {
                     b'\n' => {
@@ -210,6 +222,7 @@ impl Tokenizer<'_> {
                                 false,
                             ));
                         }
+                        continue;
                     }
                     0 if self.pos + 1 >= self.b.len() => {
                         let at = self.pos;
@@ -276,9 +289,8 @@ impl Tokenizer<'_> {
                 }
                 _ => self.pos += 1,
             }
-            if !matches!(c, b'#' | b'\n' | b'\\') {
-                self.last_token_end = (self.line, self.line_start, self.pos);
-            }
+            // Comments, newlines and continuations `continue` above: this ends a token.
+            self.last_token_end = self.pos;
         }
         Ok(())
     }
@@ -401,9 +413,11 @@ impl Tokenizer<'_> {
                 return self.string(start, saw_f);
             }
         }
-        while self.pos < self.b.len() && is_ident_byte(self.peek(0)) {
-            self.pos += 1;
-        }
+        let rest = self.b.get(self.pos..).unwrap_or_default();
+        self.pos += rest
+            .iter()
+            .position(|&b| !is_ident_byte(b))
+            .unwrap_or(rest.len());
         let word = &self.text[start..self.pos];
         // An ASCII name is valid: it starts with a letter or `_` (digits start numbers).
         if word.is_ascii() {
