@@ -262,6 +262,11 @@ pub struct Unit<'a> {
     pub varnames: NameSet,
     pub cellvars: NameSet,
     pub freevars: NameSet,
+    /// For each symbol of the scope (by its index among the scope's symbols), the index
+    /// [`Compiler::nameop`] found for it in `varnames` or `names` once it has, so that later
+    /// uses of the name skip that lookup (`u32::MAX` until then; never for cells and free
+    /// names, whose indices depend on how many cells there are yet).
+    name_slots: Vec<u32>,
     /// The class whose private names are mangled here (`u_private`).
     pub private: Option<String>,
     pub argcount: u32,
@@ -450,6 +455,7 @@ impl<'a> Unit<'a> {
             varnames,
             cellvars,
             freevars,
+            name_slots: vec![u32::MAX; ste.symbols.len()],
             private,
             argcount: 0,
             posonlyargcount: 0,
@@ -786,13 +792,15 @@ impl<'a> Compiler<'a> {
     pub fn nameop(&mut self, name: &str, ctx: Ctx) {
         let mangled = self.mangle(name);
         let ste = self.ste();
-        let (op, arg) = match ste.access(&mangled) {
+        let (symbol, access) = ste.access_full(&mangled);
+        let (op, arg) = match access {
             Access::Deref => {
-                let index = if ste.resolve(&mangled) == Some(symtable::NameScope::Free) {
-                    self.u.cellvars.len() + insert(&mut self.u.freevars, &mangled)
-                } else {
-                    insert(&mut self.u.cellvars, &mangled)
-                };
+                let index =
+                    if symbol.map(|i| ste.symbols[i].scope) == Some(symtable::NameScope::Free) {
+                        self.u.cellvars.len() + insert(&mut self.u.freevars, &mangled)
+                    } else {
+                        insert(&mut self.u.cellvars, &mangled)
+                    };
                 let op = match ctx {
                     Ctx::Load if self.u.scope_type == ScopeType::Class => Op::LOAD_CLASSDEREF,
                     Ctx::Load => Op::LOAD_DEREF,
@@ -807,10 +815,15 @@ impl<'a> Compiler<'a> {
                     Ctx::Store => Op::STORE_FAST,
                     Ctx::Del => Op::DELETE_FAST,
                 };
-                (op, insert(&mut self.u.varnames, &mangled) as u32)
+                let u = &mut self.u;
+                (
+                    op,
+                    slot(&mut u.name_slots, symbol, &mut u.varnames, &mangled),
+                )
             }
             Access::Global => {
-                let i = self.add_name(&mangled);
+                let u = &mut self.u;
+                let i = slot(&mut u.name_slots, symbol, &mut u.names, &mangled);
                 match ctx {
                     Ctx::Load => (Op::LOAD_GLOBAL, i << 1),
                     Ctx::Store => (Op::STORE_GLOBAL, i),
@@ -823,7 +836,8 @@ impl<'a> Compiler<'a> {
                     Ctx::Store => Op::STORE_NAME,
                     Ctx::Del => Op::DELETE_NAME,
                 };
-                (op, self.add_name(&mangled))
+                let u = &mut self.u;
+                (op, slot(&mut u.name_slots, symbol, &mut u.names, &mangled))
             }
         };
         self.addop_i(op, arg);
@@ -910,6 +924,23 @@ fn insert(set: &mut NameSet, name: &str) -> usize {
     match set.get_index_of(name) {
         Some(i) => i,
         None => set.insert_full(name.to_string()).0,
+    }
+}
+
+/// Index of `name`, the symbol numbered `symbol` in its scope, in `set` (inserting it if
+/// missing), remembered in `slots` so that later uses of the symbol need no lookup. A symbol
+/// goes to one set only: its access is fixed for the scope.
+fn slot(slots: &mut [u32], symbol: Option<usize>, set: &mut NameSet, name: &str) -> u32 {
+    let cached = symbol.and_then(|i| slots.get_mut(i));
+    match cached {
+        Some(&mut c) if c != u32::MAX => c,
+        cached => {
+            let index = insert(set, name) as u32;
+            if let Some(c) = cached {
+                *c = index;
+            }
+            index
+        }
     }
 }
 

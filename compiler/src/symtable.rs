@@ -322,13 +322,23 @@ impl Scope {
     /// names an inlined comprehension binds fast while it compiles that comprehension, and an
     /// annotation scope that sees a class loads implicit globals through its `__classdict__`.
     pub fn access(&self, name: &str) -> Access {
-        match self.resolve(name) {
-            Some(NameScope::Free | NameScope::Cell) => Access::Deref,
-            Some(NameScope::Local) if self.is_function_like() => Access::Fast,
-            Some(NameScope::GlobalImplicit) if self.is_function_like() => Access::Global,
-            Some(NameScope::GlobalExplicit) => Access::Global,
+        self.access_full(name).1
+    }
+
+    /// [`Scope::access`] with the index of `name` among [`Scope::symbols`] (`None` for names
+    /// the table never saw), from one lookup.
+    pub fn access_full(&self, name: &str) -> (Option<usize>, Access) {
+        let Some((i, _, symbol)) = self.symbols.get_full(name) else {
+            return (None, Access::Name);
+        };
+        let access = match symbol.scope {
+            NameScope::Free | NameScope::Cell => Access::Deref,
+            NameScope::Local if self.is_function_like() => Access::Fast,
+            NameScope::GlobalImplicit if self.is_function_like() => Access::Global,
+            NameScope::GlobalExplicit => Access::Global,
             _ => Access::Name,
-        }
+        };
+        (Some(i), access)
     }
 
     /// The `co_name` of the scope's code object: `<module>`, `<lambda>`, `<listcomp>`,
