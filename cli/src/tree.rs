@@ -2,12 +2,12 @@
 //! walked in the same order, compiled to the same paths with the same names inside, and
 //! written atomically; files are compiled in parallel, results reported in walk order.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::fmt;
 use std::fs;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
+use std::sync::{Condvar, Mutex, MutexGuard};
 
 use fancy_regex::Regex;
 use pyc_assembler::pyc::{self, Invalidation, PycHeader, HEADER_LEN};
@@ -143,7 +143,7 @@ fn walk_dir(dir: &Path, root: &Path, levels: i64, out: &mut Vec<WalkEntry>) {
             .collect(),
         Err(e) => return out.push(WalkEntry::CantList(dir.to_path_buf(), e)),
     };
-    names.sort_by_key(|n| paths::bytes(n));
+    names.sort_by_cached_key(|n| paths::bytes(n));
     for name in names {
         if name == "__pycache__" {
             continue;
@@ -355,29 +355,31 @@ pub fn build(
     options.optimize.sort_unstable();
     options.optimize.dedup();
     let entries = walk(dests, options.max_levels);
-    let files: Vec<(usize, &Path, Option<&Path>)> = entries
+    let files: Vec<(&Path, Option<&Path>)> = entries
         .iter()
-        .enumerate()
-        .filter_map(|(i, e)| match e {
-            WalkEntry::File { path, root } => Some((i, path.as_path(), root.as_deref())),
+        .filter_map(|e| match e {
+            WalkEntry::File { path, root } => Some((path.as_path(), root.as_deref())),
             _ => None,
         })
         .collect();
     on_event(Event::Planned(files.len()));
     let mut summary = Summary::default();
-    let (send, receive) = mpsc::channel();
-    let options = &options;
-    let cwd = &cwd;
+    let results = Results::default();
+    let (options, cwd, results) = (&options, &cwd, &results);
     std::thread::scope(|s| {
+        // Each file is a task of its own, so that a worker left without work takes over
+        // half of what another has left, down to a single file. The halves are runs of
+        // neighbouring files: the workers seldom write into the same directory at once.
         let work = move || {
             files
                 .par_iter()
-                .for_each_with(send, |send, &(i, path, root)| {
-                    let outcome = compile_file(path, root, options, cwd);
-                    let _ = send.send((i, outcome));
-                })
+                .with_max_len(1)
+                .enumerate()
+                .for_each(|(i, &(path, root))| results.put(i, run_file(path, root, options, cwd)))
         };
         s.spawn(move || {
+            // However the workers end, the reporter is not left waiting.
+            let _finished = results.finish_on_drop();
             let pool = rayon::ThreadPoolBuilder::new()
                 .num_threads(options.jobs)
                 .stack_size(WORKER_STACK)
@@ -388,27 +390,14 @@ pub fn build(
                 Err(_) => work(),
             }
         });
-        let mut done = BTreeMap::new();
-        for (i, entry) in entries.iter().enumerate() {
+        let mut file = 0;
+        for entry in &entries {
             match entry {
                 WalkEntry::Listing(dir) => on_event(Event::Listing(dir)),
                 WalkEntry::CantList(dir, e) => on_event(Event::CantList(dir, e)),
                 WalkEntry::File { path, .. } => {
-                    let outcome = loop {
-                        if let Some(outcome) = done.remove(&i) {
-                            break outcome;
-                        }
-                        match receive.recv() {
-                            Ok((j, outcome)) => {
-                                done.insert(j, outcome);
-                            }
-                            Err(_) => {
-                                break Outcome::Failed(Failure::Internal(
-                                    "the compile workers stopped".into(),
-                                ))
-                            }
-                        }
-                    };
+                    let outcome = results.take(file);
+                    file += 1;
                     match &outcome {
                         Outcome::Ignored => {}
                         Outcome::UpToDate(_) => summary.up_to_date += 1,
@@ -428,6 +417,77 @@ pub fn build(
         }
     });
     summary
+}
+
+/// The outcomes the workers have made and the reporter has not taken yet.
+#[derive(Default)]
+struct Results {
+    state: Mutex<ResultsState>,
+    done: Condvar,
+}
+
+#[derive(Default)]
+struct ResultsState {
+    outcomes: HashMap<usize, Outcome>,
+    /// The workers have stopped: whatever is missing will not come.
+    finished: bool,
+    /// The file the reporter is waiting for: only its outcome wakes it.
+    awaited: Option<usize>,
+}
+
+impl Results {
+    fn put(&self, index: usize, outcome: Outcome) {
+        let mut state = lock(&self.state);
+        state.outcomes.insert(index, outcome);
+        if state.awaited == Some(index) {
+            self.done.notify_one();
+        }
+    }
+
+    /// A guard that marks the results finished when the workers end, however they end.
+    fn finish_on_drop(&self) -> Finished<'_> {
+        Finished(self)
+    }
+
+    /// The outcome of file `index`, waiting for it.
+    fn take(&self, index: usize) -> Outcome {
+        let mut state = lock(&self.state);
+        loop {
+            if let Some(outcome) = state.outcomes.remove(&index) {
+                state.awaited = None;
+                return outcome;
+            }
+            if state.finished {
+                return Outcome::Failed(Failure::Internal("the compile workers stopped".into()));
+            }
+            state.awaited = Some(index);
+            state = self.done.wait(state).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+}
+
+/// Marks the results finished when dropped.
+struct Finished<'a>(&'a Results);
+
+impl Drop for Finished<'_> {
+    fn drop(&mut self) {
+        lock(&self.0.state).finished = true;
+        self.0.done.notify_one();
+    }
+}
+
+/// Locks `m`; a panic elsewhere while holding it leaves the data usable here.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// [`compile_file`] for a worker: a panic outside the compiler (which `compile_file` already
+/// catches) is a failure of this file, not the end of the build.
+fn run_file(path: &Path, root: Option<&Path>, options: &BuildOptions, cwd: &Path) -> Outcome {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        compile_file(path, root, options, cwd)
+    }))
+    .unwrap_or_else(|_| Outcome::Failed(Failure::Internal("the compile worker failed".into())))
 }
 
 /// The stack of each compile thread (address space, committed as used): room for the
@@ -469,9 +529,9 @@ fn pyc_mode(m: &fs::Metadata) -> u32 {
     }
 }
 
-/// Whether `cfile` is a regular file that starts with `header`.
-fn starts_with(cfile: &Path, header: &[u8; HEADER_LEN]) -> bool {
-    if !fs::symlink_metadata(cfile).is_ok_and(|m| m.is_file()) {
+/// Whether `cfile`, a regular file by `kind` (its `symlink_metadata`), starts with `header`.
+fn starts_with(cfile: &Path, kind: Option<&fs::Metadata>, header: &[u8; HEADER_LEN]) -> bool {
+    if !kind.is_some_and(|m| m.is_file()) {
         return false;
     }
     let mut actual = [0; HEADER_LEN];
@@ -481,16 +541,29 @@ fn starts_with(cfile: &Path, header: &[u8; HEADER_LEN]) -> bool {
 }
 
 /// The bytes of a source; a failure to open it names the file, a failure to read it does
-/// not, as in Python.
-fn read_source(path: &Path) -> Result<Vec<u8>, Failure> {
+/// not, as in Python. `size` is its size as last seen: with it right, the source takes one
+/// read and one more to see the end.
+fn read_source(path: &Path, size: u64) -> Result<Vec<u8>, Failure> {
     let failure = |error, named| Failure::Io {
         path: path.to_path_buf(),
         error,
         named,
     };
     let mut file = fs::File::open(path).map_err(|e| failure(e, true))?;
-    let mut data = Vec::new();
-    file.read_to_end(&mut data).map_err(|e| failure(e, false))?;
+    let mut data = vec![0; usize::try_from(size).map_or(0, |n| n.saturating_add(1))];
+    let mut len = 0;
+    loop {
+        if len == data.len() {
+            data.resize(len.saturating_mul(2).max(8192), 0);
+        }
+        match file.read(&mut data[len..]) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(failure(e, false)),
+        }
+    }
+    data.truncate(len);
     Ok(data)
 }
 
@@ -516,6 +589,10 @@ pub fn compile_file(
             named: true,
         })
     };
+    // Whatever else holds, a file not named `*.py` is passed by.
+    if !paths::bytes(fullname.as_os_str()).ends_with(b".py") {
+        return Outcome::Ignored;
+    }
     if let Some(rx) = &options.exclude {
         if rx
             .is_match(&*fullname.to_string_lossy())
@@ -539,7 +616,7 @@ pub fn compile_file(
     let Ok(metadata) = fs::metadata(fullname) else {
         return Outcome::Ignored;
     };
-    if !metadata.is_file() || !paths::bytes(fullname.as_os_str()).ends_with(b".py") {
+    if !metadata.is_file() {
         return Outcome::Ignored;
     }
     let v = options.target;
@@ -566,7 +643,7 @@ pub fn compile_file(
             source_size: metadata.len() as u32,
         },
         mode => {
-            let bytes = match read_source(fullname) {
+            let bytes = match read_source(fullname, metadata.len()) {
                 Ok(b) => b,
                 Err(failure) => return Outcome::Failed(failure),
             };
@@ -584,7 +661,18 @@ pub fn compile_file(
         invalidation,
     };
     let header_bytes = pyc::header_bytes(&header);
-    if !options.force && cfiles.iter().all(|(_, c)| starts_with(c, &header_bytes)) {
+    // What each pyc path is now (not following links): for the up-to-date check and for
+    // refusing links and non-regular files.
+    let kinds: Vec<Option<fs::Metadata>> = cfiles
+        .iter()
+        .map(|(_, c)| fs::symlink_metadata(c).ok())
+        .collect();
+    if !options.force
+        && cfiles
+            .iter()
+            .zip(&kinds)
+            .all(|((_, c), kind)| starts_with(c, kind.as_ref(), &header_bytes))
+    {
         let pycs = cfiles
             .into_iter()
             .map(|(optimize, path)| {
@@ -603,14 +691,14 @@ pub fn compile_file(
             .collect();
         return Outcome::UpToDate(pycs);
     }
-    for (_, cfile) in &cfiles {
-        if let Err(e) = write::check_target(cfile) {
+    for ((_, cfile), kind) in cfiles.iter().zip(&kinds) {
+        if let Err(e) = write::check_kind(cfile, kind.as_ref()) {
             return io_failure(cfile, e);
         }
     }
     let source = match source {
         Some(s) => s,
-        None => match read_source(fullname) {
+        None => match read_source(fullname, metadata.len()) {
             Ok(s) => s,
             Err(failure) => return Outcome::Failed(failure),
         },
