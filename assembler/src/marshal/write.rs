@@ -733,15 +733,22 @@ fn plain_code(o: &Obj<'_>, shape: &Shape<'_>) -> u8 {
         Shape::FrozenSet(_) => FROZENSET,
         Shape::Code => CODE,
         Shape::Slice => SLICE,
-        Shape::Str(s) => {
-            let interned = match o {
-                // `<module>`, `<lambda>`, … are static strings, not interned.
-                Obj::Str(_, role) => *role == StrRole::Name && s.as_bytes().first() != Some(&b'<'),
-                Obj::Const(_, in_consts) => interned_constant(s, *in_consts),
-                _ => false,
-            };
-            str_code(s, interned)
-        }
+        Shape::Str(s) => match o {
+            // `<module>`, `<lambda>`, … are static strings, not interned.
+            Obj::Str(_, role) => str_code(
+                s,
+                *role == StrRole::Name && s.as_bytes().first() != Some(&b'<'),
+            ),
+            // A string of name characters is ASCII: no second scan to learn it.
+            Obj::Const(_, in_consts) if interned_constant(s, *in_consts) => {
+                if s.as_bytes().len() < 256 {
+                    SHORT_ASCII_INTERNED
+                } else {
+                    ASCII_INTERNED
+                }
+            }
+            _ => str_code(s, false),
+        },
     }
 }
 
@@ -994,8 +1001,11 @@ impl<'a> Writer<'_, 'a> {
         let Mode::Compiled(refs) = &mut self.mode else {
             unreachable!("compiled choices come only in compiled mode")
         };
-        // The nodes follow the walk: built from the same value in the same order.
-        let node = refs.nodes[refs.cursor];
+        // The nodes follow the walk: built from the same value in the same order. Were they
+        // ever out of step, the object is written plainly rather than the writer failing.
+        let Some(&node) = refs.nodes.get(refs.cursor) else {
+            return Choice::Object(code);
+        };
         refs.cursor += 1;
         if matches!(shape, Shape::Singleton(_)) {
             return Choice::Object(code);
@@ -1087,8 +1097,13 @@ impl<'a> Writer<'_, 'a> {
             Shape::Str(s) => match ty {
                 UNICODE | INTERNED => self.sized(s.as_bytes()),
                 _ => {
-                    // `fits` (layout) or `is_ascii` (plain) made sure of Latin-1.
-                    let bytes = latin1(s).unwrap_or_default();
+                    // `fits` made sure of Latin-1 in a layout; otherwise `plain_code` chose
+                    // an ASCII code only for an ASCII string.
+                    let bytes = if let Mode::Layout { .. } = self.mode {
+                        latin1(s).unwrap_or_default()
+                    } else {
+                        Cow::Borrowed(s.as_bytes())
+                    };
                     if matches!(ty, SHORT_ASCII | SHORT_ASCII_INTERNED) {
                         self.out.push(bytes.len() as u8);
                         self.out.extend_from_slice(&bytes);
