@@ -97,8 +97,7 @@ impl<'a> Compiler<'a> {
             self.trace_cfg(blocks.collect(), &consts);
         }
         let units = g.assemble_jump_offsets(reals)?;
-        let code = g.emit_code(reals, units)?;
-        let linetable = g.emit_locations(reals, self.u.firstlineno, units)?;
+        let (code, linetable) = g.emit_code_and_locations(reals, self.u.firstlineno, units)?;
         let exceptiontable = g.emit_exception_table(reals, units)?;
 
         let locals = self.compute_localsplus_info(nlocalsplus);
