@@ -83,6 +83,12 @@ impl Cfg {
     /// `label_exception_targets`: follows the `SETUP_*`/`POP_BLOCK` pseudo-instructions
     /// along the flow and records in each instruction the handler it is covered by.
     pub fn label_exception_targets(&mut self) {
+        // Without a `SETUP_*` no instruction is covered by a handler: every `except` stays
+        // `None` (most code objects), and the walk below would only confirm it.
+        let has_setup = |b: &super::cfg::Bb| b.instrs.iter().any(|i| i.op.is_block_push());
+        if !self.blocks.iter().any(has_setup) {
+            return;
+        }
         let mut cur = Some(self.entry);
         while let Some(b) = cur {
             self.blocks[b].visited = false;
