@@ -81,13 +81,14 @@ impl Reals {
 
 impl Cfg {
     /// `label_exception_targets`: follows the `SETUP_*`/`POP_BLOCK` pseudo-instructions
-    /// along the flow and records in each instruction the handler it is covered by.
-    pub fn label_exception_targets(&mut self) {
+    /// along the flow and records in each instruction the handler it is covered by. Returns
+    /// whether the code has any handler (a `SETUP_*`) at all.
+    pub fn label_exception_targets(&mut self) -> bool {
         // Without a `SETUP_*` no instruction is covered by a handler: every `except` stays
         // `None` (most code objects), and the walk below would only confirm it.
         let has_setup = |b: &super::cfg::Bb| b.instrs.iter().any(|i| i.op.is_block_push());
         if !self.blocks.iter().any(has_setup) {
-            return;
+            return false;
         }
         let mut cur = Some(self.entry);
         while let Some(b) = cur {
@@ -156,6 +157,7 @@ impl Cfg {
                 }
             }
         }
+        true
     }
 
     /// `convert_exception_handlers_to_nops`.
