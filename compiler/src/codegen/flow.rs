@@ -77,7 +77,7 @@ impl<'a> Compiler<'a> {
         let flags = self.ste().flags;
         let maxdepth = g.stackdepth(flags.generator || flags.coroutine);
 
-        g.label_exception_targets();
+        let has_handlers = g.label_exception_targets();
         g.convert_exception_handlers_to_nops();
         let mut b = Some(g.entry);
         while let Some(i) = b {
@@ -97,9 +97,13 @@ impl<'a> Compiler<'a> {
             self.trace_cfg(blocks.collect(), &consts);
         }
         let units = g.assemble_jump_offsets(reals)?;
-        let code = g.emit_code(reals, units)?;
-        let linetable = g.emit_locations(reals, self.u.firstlineno, units)?;
-        let exceptiontable = g.emit_exception_table(reals, units)?;
+        let (code, linetable) = g.emit_code_and_locations(reals, self.u.firstlineno, units)?;
+        // No handler, no entries: the table is empty.
+        let exceptiontable = if has_handlers {
+            g.emit_exception_table(reals, units)?
+        } else {
+            Vec::new()
+        };
 
         let locals = self.compute_localsplus_info(nlocalsplus);
         let u = &self.u;

@@ -81,8 +81,15 @@ impl Reals {
 
 impl Cfg {
     /// `label_exception_targets`: follows the `SETUP_*`/`POP_BLOCK` pseudo-instructions
-    /// along the flow and records in each instruction the handler it is covered by.
-    pub fn label_exception_targets(&mut self) {
+    /// along the flow and records in each instruction the handler it is covered by. Returns
+    /// whether the code has any handler (a `SETUP_*`) at all.
+    pub fn label_exception_targets(&mut self) -> bool {
+        // Without a `SETUP_*` no instruction is covered by a handler: every `except` stays
+        // `None` (most code objects), and the walk below would only confirm it.
+        let has_setup = |b: &super::cfg::Bb| b.instrs.iter().any(|i| i.op.is_block_push());
+        if !self.blocks.iter().any(has_setup) {
+            return false;
+        }
         let mut cur = Some(self.entry);
         while let Some(b) = cur {
             self.blocks[b].visited = false;
@@ -150,6 +157,7 @@ impl Cfg {
                 }
             }
         }
+        true
     }
 
     /// `convert_exception_handlers_to_nops`.
@@ -249,49 +257,43 @@ impl Cfg {
         }
     }
 
-    /// `assemble_emit` for every instruction: `co_code` of `units` code units.
-    pub fn emit_code(&self, reals: Reals, units: u32) -> CResult<Vec<u8>> {
+    /// `assemble_emit` and `assemble_emit_location` for every instruction, in one walk:
+    /// `co_code` of `units` code units and the location table.
+    pub fn emit_code_and_locations(
+        &self,
+        reals: Reals,
+        firstlineno: u32,
+        units: u32,
+    ) -> CResult<(Vec<u8>, Vec<u8>)> {
         let ext = reals.extended_arg;
         let mut code = Vec::with_capacity(2 * units as usize);
+        let mut w = LocationWriter::new(firstlineno, units as usize * 3 / 2);
         for b in self.chain() {
             for i in &self.blocks[b].instrs {
                 let r = reals.real(i.op)?;
                 let arg = if r.has_arg { i.arg } else { 0 };
+                let mut size = 1 + u32::from(r.caches);
                 if arg > 0xff {
                     if arg > 0xffff {
                         if arg > 0xff_ffff {
                             code.extend([ext, (arg >> 24) as u8]);
+                            size += 1;
                         }
                         code.extend([ext, (arg >> 16) as u8]);
+                        size += 1;
                     }
                     code.extend([ext, (arg >> 8) as u8]);
+                    size += 1;
                 }
                 code.extend([r.number, arg as u8]);
                 if r.caches > 0 {
                     code.resize(code.len() + 2 * usize::from(r.caches), 0);
                 }
-            }
-        }
-        Ok(code)
-    }
-
-    /// `assemble_emit_location` for every instruction: the location table of `units` code
-    /// units.
-    pub fn emit_locations(&self, reals: Reals, firstlineno: u32, units: u32) -> CResult<Vec<u8>> {
-        let mut w = LocationWriter::new(firstlineno, units as usize * 3 / 2);
-        for b in self.chain() {
-            for i in &self.blocks[b].instrs {
                 let l = i.loc;
-                w.push_location(
-                    reals.instr_size(i)?,
-                    l.lineno,
-                    l.end_lineno,
-                    l.col_offset,
-                    l.end_col_offset,
-                );
+                w.push_location(size, l.lineno, l.end_lineno, l.col_offset, l.end_col_offset);
             }
         }
-        Ok(w.finish())
+        Ok((code, w.finish()))
     }
 
     /// `assemble_exception_table` for code of `units` code units.
