@@ -1002,8 +1002,10 @@ impl<'a> Writer<'_, 'a> {
             unreachable!("compiled choices come only in compiled mode")
         };
         // The nodes follow the walk: built from the same value in the same order. Were they
-        // ever out of step, the object is written plainly rather than the writer failing.
+        // ever out of step, the object is written plainly rather than the writer failing
+        // (and the tests, which run with debug assertions, fail).
         let Some(&node) = refs.nodes.get(refs.cursor) else {
+            debug_assert!(false, "the marshal walk ran past its nodes");
             return Choice::Object(code);
         };
         refs.cursor += 1;
