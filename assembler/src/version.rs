@@ -85,6 +85,11 @@ impl PythonVersion {
         self.minor
     }
 
+    /// This version's position in [`PythonVersion::ALL`], for tables kept per version.
+    pub fn index(self) -> usize {
+        usize::from(self.minor - Self::ALL[0].minor)
+    }
+
     /// The magic number (`importlib.util.MAGIC_NUMBER` read as a little-endian u16).
     pub fn magic_number(self) -> u16 {
         match self.minor {
@@ -617,6 +622,13 @@ mod tests {
             assert_eq!(PythonVersion::from_magic_bytes(v.magic_bytes()), Some(v));
         }
         assert_eq!(PythonVersion::V3_11.magic_bytes(), [0xa7, 0x0d, 0x0d, 0x0a]);
+    }
+
+    #[test]
+    fn index_is_the_position_in_all() {
+        for (i, v) in PythonVersion::ALL.into_iter().enumerate() {
+            assert_eq!(v.index(), i, "{v}");
+        }
     }
 
     #[test]

@@ -42,7 +42,7 @@ impl<'a> Compiler<'a> {
             self.addop(Op::RETURN_VALUE);
         }
         self.trace_codegen();
-        let reals = Reals::new(self.v)?;
+        let reals = Reals::new(self.v);
         let blocks = std::mem::take(&mut self.u.blocks);
         let mut g = Cfg::new(blocks, self.u.entry.0 as usize)?;
         for b in (0..g.blocks.len()).rev() {

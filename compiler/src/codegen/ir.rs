@@ -59,15 +59,13 @@ impl Op {
     /// This opcode in `v`'s table (`None` for a name `v` does not have), through a table
     /// indexed by `Op` built once per version: code generation asks for every instruction.
     pub fn real(self, v: PythonVersion) -> Option<&'static Opcode> {
-        static TABLES: [OnceLock<Vec<Option<&'static Opcode>>>; 8] = [const { OnceLock::new() }; 8];
+        static TABLES: [OnceLock<Vec<Option<&'static Opcode>>>; PythonVersion::ALL.len()] =
+            [const { OnceLock::new() }; PythonVersion::ALL.len()];
         let build = || {
             let table = v.opcodes();
             Op::ALL.iter().map(|op| table.by_name(op.name())).collect()
         };
-        match TABLES.get(usize::from(v.minor()).wrapping_sub(8)) {
-            Some(slot) => slot.get_or_init(build)[self as usize],
-            None => v.opcodes().by_name(self.name()),
-        }
+        TABLES[v.index()].get_or_init(build)[self as usize]
     }
 
     /// CPython's `IS_VIRTUAL_OPCODE`: a pseudo-instruction.

@@ -40,8 +40,9 @@ pub(super) struct Reals {
 
 impl Reals {
     /// The table of `v`, built once per version.
-    pub fn new(v: PythonVersion) -> CResult<Reals> {
-        static TABLES: [OnceLock<Vec<Option<Real>>>; 8] = [const { OnceLock::new() }; 8];
+    pub fn new(v: PythonVersion) -> Reals {
+        static TABLES: [OnceLock<Vec<Option<Real>>>; PythonVersion::ALL.len()] =
+            [const { OnceLock::new() }; PythonVersion::ALL.len()];
         let build = || {
             let real = |op: Op| {
                 let code = op.real(v).filter(|c| c.number < 256 && !c.is_pseudo())?;
@@ -53,13 +54,10 @@ impl Reals {
             };
             Op::ALL.iter().map(|&op| real(op)).collect()
         };
-        let slot = TABLES
-            .get(usize::from(v.minor()).wrapping_sub(8))
-            .ok_or_else(|| internal(format!("assembling for Python {v}")))?;
-        Ok(Reals {
-            ops: slot.get_or_init(build),
+        Reals {
+            ops: TABLES[v.index()].get_or_init(build),
             extended_arg: v.opcodes().extended_arg,
-        })
+        }
     }
 
     fn real(self, op: Op) -> CResult<Real> {
